@@ -1,0 +1,128 @@
+/* saliency.c: `darknet saliency <verb>`, in the style of `darknet detector`.
+   map: explain one image's prediction with a gradient heatmap. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+
+#include "darknet.h"
+#include "saliency_util.h"
+#include "engine.h"
+#include "colormap.h"
+
+static void saliency_usage(void)
+{
+    fprintf(stderr,
+        "usage: darknet saliency <verb> ...\n"
+        "  map <data cfg> <cfg> <weights> <image> [-method vanilla|gradxinput] [-formulation onehot|loss|spectreg]\n"
+        "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]\n");
+}
+
+/* the value of "-flag" as a string, dying when the flag has no value */
+static char *flag_str(int argc, char **argv, const char *flag, char *def)
+{
+    int i;
+    for(i = 0; i < argc; ++i){
+        if(strcmp(argv[i], flag)) continue;
+        if(i + 1 >= argc) sal_die("%s needs a value", flag);
+        return argv[i+1];
+    }
+    return def;
+}
+
+static int flag_int(int argc, char **argv, const char *flag, int def)
+{
+    char *v = flag_str(argc, argv, flag, 0);
+    if(!v) return def;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if(*end || end == v) sal_die("%s %s: not a whole number", flag, v);
+    return (int)x;
+}
+
+/* dies on a "-flag" that the verb does not know; known lists the flags that take a value */
+static void check_flags(int argc, char **argv, int first, const char **known)
+{
+    int i, j;
+    for(i = first; i < argc; ++i){
+        if(argv[i][0] != '-') sal_die("unexpected argument '%s'", argv[i]);
+        for(j = 0; known[j]; ++j) if(!strcmp(argv[i], known[j])) break;
+        if(!known[j]) sal_die("unknown option '%s'", argv[i]);
+        ++i;
+    }
+}
+
+static void saliency_map(int argc, char **argv)
+{
+    static const char *flags[] = {"-method", "-formulation", "-class", "-out", "-raw", "-seed", "-i", 0};
+    if(argc < 7){ saliency_usage(); exit(1); }
+    char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5], *path = argv[6];
+    check_flags(argc, argv, 7, flags);
+    char *method = flag_str(argc, argv, "-method", "vanilla");
+    char *formname = flag_str(argc, argv, "-formulation", "onehot");
+    char *prefix = flag_str(argc, argv, "-out", "saliency");
+    char *raw = flag_str(argc, argv, "-raw", 0);
+    int cls = flag_int(argc, argv, "-class", -1);
+    uint64_t rng = (uint64_t)flag_int(argc, argv, "-seed", 1);
+    eng_form form;
+    if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, ENG_FORM_NAMES);
+    if(strcmp(method, "vanilla") && strcmp(method, "gradxinput")) sal_die("-method %s: allowed: vanilla, gradxinput", method);
+
+    int nnames = 0;
+    char **names = sal_class_names(datacfg, &nnames);
+    sal_need_file(path, "image");
+    network *net = sal_load_network(cfg, weights, 0);
+    set_batch_network(net, 1);
+    if(net->w <= 0 || net->h <= 0) sal_die("cfg '%s': [net] width=%d height=%d: an image classifier needs both > 0", cfg, net->w, net->h);
+    if(net->c != 1 && net->c != 3) sal_die("cfg '%s': [net] channels=%d does not fit an image (1 or 3 channels)", cfg, net->c);
+    if(net->inputs != net->w*net->h*net->c) sal_die("cfg '%s': [net] inputs=%d does not fit width*height*channels=%d", cfg, net->inputs, net->w*net->h*net->c);
+
+    char err[512];
+    eng *e = eng_init(net, err, sizeof(err));
+    if(!e) sal_die("cfg '%s': %s", cfg, err);
+    int K = eng_classes(e);
+    if(nnames != K) sal_die("data cfg '%s' names %d classes, cfg '%s' has %d outputs", datacfg, nnames, cfg, K);
+
+    image im = sal_load_image(path, net->w, net->h, net->c);
+    net->train = 0;
+    float *p = network_predict(net, im.data);
+    int pred = max_index(p, K);
+    float ppred = p[pred];
+    if(cls < 0) cls = pred;
+    if(cls >= K) sal_die("-class %d: the network has classes 0..%d", cls, K - 1);
+
+    float *truth = calloc(K, sizeof(float));
+    truth[cls] = 1;
+    int n = net->inputs;
+    float *g = calloc(n, sizeof(float));
+    eng_heatmap(e, im.data, truth, form, 0, &rng, g);
+
+    image heat = make_image(net->w, net->h, 1);
+    if(!strcmp(method, "vanilla")) cmap_abs_max(g, net->c, net->h, net->w, heat.data);
+    else cmap_gradxinput(g, im.data, net->c, net->h, net->w, heat.data);
+    image over = make_image(net->w, net->h, 3);
+    cmap_overlay(heat.data, im.data, net->c, net->h, net->w, 0.5f, over.data);
+
+    char buf[4096];
+    snprintf(buf, sizeof(buf), "%s_heat", prefix);
+    sal_save_png(heat, buf);
+    snprintf(buf, sizeof(buf), "%s_overlay", prefix);
+    sal_save_png(over, buf);
+    if(raw) sal_write_file(raw, g, sizeof(float)*n);
+
+    printf("predicted: %d %s %.6f\n", pred, names[pred], ppred);
+    printf("explained: %d %s (%s, %s)\n", cls, names[cls], method, eng_form_name(form));
+    printf("wrote: %s_heat.png %s_overlay.png%s%s\n", prefix, prefix, raw ? " " : "", raw ? raw : "");
+
+    free(truth); free(g);
+    free_image(heat); free_image(over); free_image(im);
+    eng_free(e);
+    free_network(net);
+}
+
+void run_saliency(int argc, char **argv)
+{
+    if(argc < 3){ saliency_usage(); exit(1); }
+    if(0 == strcmp(argv[2], "map")) saliency_map(argc, argv);
+    else { fprintf(stderr, "darknet saliency: unknown verb '%s'\n", argv[2]); saliency_usage(); exit(1); }
+}

@@ -1,0 +1,148 @@
+/* saliency_util.c: network/weights/image loading with checks, atomic outputs (darknet layer glue). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "saliency_util.h"
+#include "parser.h"
+#include "option_list.h"
+
+static char *opt_or(list *options, char *key, char *def)
+{
+    char *v = option_find(options, key);
+    return v ? v : def;
+}
+#include "utils.h"
+
+void sal_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "darknet saliency: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+void sal_need_file(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "rb");
+    if(!f) sal_die("cannot open %s '%s': %s", what, path, strerror(errno));
+    fclose(f);
+}
+
+long sal_weights_bytes(network *net)
+{
+    /* load_weights: major, minor, revision (int32), seen (size_t for version >= 0.2), then per layer */
+    long n = 3*sizeof(int) + sizeof(size_t);
+    int i;
+    for(i = 0; i < net->n; ++i){
+        layer l = net->layers[i];
+        if(l.dontload) continue;
+        if(l.type == CONVOLUTIONAL || l.type == DECONVOLUTIONAL){
+            int f = l.numload ? l.numload : l.n;
+            n += sizeof(float)*((long)f + (long)l.c/l.groups*f*l.size*l.size);
+            if(l.batch_normalize && !l.dontloadscales) n += sizeof(float)*3L*f;
+        } else if(l.type == CONNECTED){
+            n += sizeof(float)*((long)l.outputs + (long)l.outputs*l.inputs);
+            if(l.batch_normalize && !l.dontloadscales) n += sizeof(float)*3L*l.outputs;
+        } else if(l.type == BATCHNORM){
+            n += sizeof(float)*3L*l.c;
+        } else if(l.type == CRNN || l.type == RNN || l.type == LSTM || l.type == GRU || l.type == LOCAL){
+            return -1;
+        }
+    }
+    return n;
+}
+
+network *sal_load_network(char *cfg, char *weights, int clear)
+{
+    sal_need_file(cfg, "cfg");
+    network *net = parse_network_cfg(cfg);
+    if(weights && weights[0]){
+        struct stat st;
+        sal_need_file(weights, "weights file");
+        stat(weights, &st);
+        long want = sal_weights_bytes(net);
+        FILE *fp = fopen(weights, "rb");
+        int major = 0, minor = 0, revision = 0;
+        size_t got = fread(&major, sizeof(int), 1, fp) + fread(&minor, sizeof(int), 1, fp) + fread(&revision, sizeof(int), 1, fp);
+        fclose(fp);
+        if(got != 3) sal_die("weights file '%s' is truncated: %ld bytes, not even a header", weights, (long)st.st_size);
+        /* files before version 0.2 store seen as an int */
+        if(want > 0 && !((major*10 + minor) >= 2 && major < 1000 && minor < 1000)) want -= sizeof(size_t) - sizeof(int);
+        if(want > 0 && st.st_size < want)
+            sal_die("weights file '%s' is truncated: %ld bytes, cfg '%s' needs %ld", weights, (long)st.st_size, cfg, want);
+        if(want > 0 && st.st_size > want)
+            sal_die("weights file '%s' does not fit cfg '%s': %ld bytes, the cfg needs %ld (saved from another cfg?)",
+                    weights, cfg, (long)st.st_size, want);
+        load_weights(net, weights);
+    }
+    if(clear) *net->seen = 0;
+    return net;
+}
+
+image sal_load_image(char *path, int w, int h, int c)
+{
+    sal_need_file(path, "image");
+    FILE *f = fopen(path, "rb");
+    unsigned char magic[8] = {0};
+    size_t n = fread(magic, 1, sizeof(magic), f);
+    fclose(f);
+    /* darknet's OpenCV loader returns a blank 10x10 image for what it cannot decode: refuse first */
+    int known = n >= 4 && ((magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G') ||
+                           (magic[0] == 0xFF && magic[1] == 0xD8) || (magic[0] == 'B' && magic[1] == 'M') ||
+                           (magic[0] == 'P' && magic[1] >= '1' && magic[1] <= '6') ||
+                           (magic[0] == 'G' && magic[1] == 'I' && magic[2] == 'F') ||
+                           (magic[0] == 'I' && magic[1] == 'I') || (magic[0] == 'M' && magic[1] == 'M'));
+    if(!known) sal_die("image '%s' is not a PNG, JPEG, BMP, PNM, GIF or TIFF file", path);
+    image im = load_image(path, w, h, c);
+    if(!im.data || im.w <= 0 || im.h <= 0) sal_die("image '%s' could not be decoded", path);
+    return im;
+}
+
+void sal_write_file(const char *path, const void *data, size_t n)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if(!f) sal_die("cannot write '%s': %s", tmp, strerror(errno));
+    if(fwrite(data, 1, n, f) != n || fclose(f) != 0){
+        remove(tmp);
+        sal_die("writing '%s' failed: %s", tmp, strerror(errno));
+    }
+    if(rename(tmp, path) != 0) sal_die("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+}
+
+void sal_save_png(image im, const char *prefix)
+{
+    char tmp[4096], tmppng[4100], dst[4100];
+    if(strlen(prefix) > 200) sal_die("output name '%s' is too long for darknet's image writer (200 characters at most)", prefix);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", prefix);
+    snprintf(tmppng, sizeof(tmppng), "%s.png", tmp);
+    snprintf(dst, sizeof(dst), "%s.png", prefix);
+    save_image_options(im, tmp, PNG, 80);
+    FILE *f = fopen(tmppng, "rb");
+    if(!f) sal_die("cannot write '%s'", dst);
+    fclose(f);
+    if(rename(tmppng, dst) != 0) sal_die("cannot rename '%s' to '%s': %s", tmppng, dst, strerror(errno));
+}
+
+char **sal_class_names(char *datacfg, int *n)
+{
+    sal_need_file(datacfg, "data cfg");
+    list *options = read_data_cfg(datacfg);
+    char *names = opt_or(options, "names", 0);
+    if(!names) names = opt_or(options, "labels", 0);
+    if(!names) sal_die("data cfg '%s' has no names= (or labels=) key", datacfg);
+    sal_need_file(names, "class names file (names= of the data cfg)");
+    list *l = get_paths(names);
+    *n = l->size;
+    char **out = (char **)list_to_array(l);
+    free_list(l);
+    return out;
+}

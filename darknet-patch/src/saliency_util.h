@@ -1,0 +1,34 @@
+/* saliency_util.h: what the CLI verbs share (darknet layer glue): loading a network and its weights
+   with checks darknet does not make, images, atomic output files, errors that name the input. */
+#ifndef SALIENCY_UTIL_H
+#define SALIENCY_UTIL_H
+
+#include <stddef.h>
+#include "darknet.h"
+
+/* prints "darknet saliency: <message>" to stderr and exits 1 */
+void sal_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* dies naming what the file is for unless it can be opened for reading */
+void sal_need_file(const char *path, const char *what);
+
+/* Bytes a weights file for this network must have (header included), or -1 when the network has
+   layer types whose size this check does not know. */
+long sal_weights_bytes(network *net);
+
+/* parse_network_cfg + load_weights, dying with a clear message on a missing file, a weights file
+   that is truncated or made for another cfg. weights may be NULL or "" (fresh weights). */
+network *sal_load_network(char *cfg, char *weights, int clear);
+
+/* darknet's loader (values in [0,1], planar C x H x W), resized to w x h when both are > 0;
+   dies on a file that is missing or cannot be decoded. */
+image sal_load_image(char *path, int w, int h, int c);
+
+/* writes im to path (".png" appended by darknet) through a temporary file and a rename */
+void sal_save_png(image im, const char *prefix);
+/* writes n bytes to path through path.tmp and a rename; dies on failure */
+void sal_write_file(const char *path, const void *data, size_t n);
+
+/* the names of a data cfg's classes (names= or labels=), their count in *n */
+char **sal_class_names(char *datacfg, int *n);
+
+#endif
