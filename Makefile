@@ -79,9 +79,15 @@ TCFLAGS += -fsanitize=address,undefined
 TLIBS   += -fsanitize=address,undefined
 endif
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h darknet-patch/src/*.h) $(DK)/.patched
+# The suite list: every `Suite *make_<name>_suite(void)` defined in tests/check_*.c.
+$(BUILD)/tests/suites.h: $(filter-out tests/check_main.c,$(TEST_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) $(TCFLAGS) -c $< -o $@
+	@{ sed -n 's/^Suite \*make_\([a-z0-9_]*\)_suite(void).*/Suite *make_\1_suite(void);/p' $^; \
+	   printf '#define ALL_SUITES'; sed -n 's/^Suite \*make_\([a-z0-9_]*\)_suite(void).*/ SUITE(\1)/p' $^ | tr -d '\n'; echo; } > $@
+
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h darknet-patch/src/*.h) $(DK)/.patched $(BUILD)/tests/suites.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TCFLAGS) -I$(BUILD)/tests -c $< -o $@
 
 $(BUILD)/check_all: darknet $(TEST_OBJ)
 	$(CC) $(TEST_OBJ) -o $@ $(TLIBS)
