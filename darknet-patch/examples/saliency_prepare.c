@@ -1,0 +1,364 @@
+/* saliency_prepare.c: `darknet saliency prepare fashion-mnist <out dir>`: turns the IDX files of
+   Fashion-MNIST (Debian's dataset-fashion-mnist, gzipped or not) into what `darknet classifier`
+   reads: one PNG per image whose name carries its class, train/test lists, labels, names and a
+   data cfg. The headers and sizes are checked first; every output is written through a temporary
+   file and a rename, and files already there are kept, so an interrupted run just runs again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <errno.h>
+#include <math.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "darknet.h"
+#include "saliency_util.h"
+
+#define PREP_SRC "/usr/share/datasets/fashion-mnist"
+#define PREP_CLASSES 10
+
+/* Fashion-MNIST's classes in label order. The token is what a file name carries; darknet finds an
+   image's class by strstr(path, label), so the labels are "_<token>." : no label is a part of
+   another ("shirt" is a part of "tshirt", "_shirt." is not a part of "_tshirt.") nor of a
+   directory name. */
+static const char *prep_token[PREP_CLASSES] = {
+    "tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"
+};
+static const char *prep_name[PREP_CLASSES] = {
+    "t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"
+};
+
+typedef struct {
+    char path[4096];        // the file read (for messages)
+    int n, rows, cols;      // images (or labels) and their size; rows = cols = 0 for labels
+    unsigned char *raw;     // the whole decompressed file
+    unsigned char *data;    // raw + header: (n, rows, cols) bytes, or (n) labels
+} prep_idx;
+
+static void prep_usage(void)
+{
+    fprintf(stderr,
+        "usage: darknet saliency prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
+        "  -train N, -test N  the first N images of each set (default: all)\n"
+        "  -size S            PNGs of S x S pixels (default 28, the native size)\n"
+        "  -src DIR           where the idx files are (default " PREP_SRC ")\n");
+}
+
+static uint32_t prep_be32(const unsigned char *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+/* Reads all of fd into a growing buffer; returns it, its length in *n. */
+static unsigned char *prep_slurp(int fd, const char *path, size_t *n)
+{
+    size_t cap = 1 << 20, len = 0;
+    unsigned char *buf = malloc(cap);
+    if(!buf) sal_die("out of memory reading '%s'", path);
+    for(;;){
+        if(len == cap){
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if(!buf) sal_die("out of memory reading '%s' (%lu bytes so far)", path, (unsigned long)len);
+        }
+        ssize_t got = read(fd, buf + len, cap - len);
+        if(got < 0 && errno == EINTR) continue;
+        if(got < 0) sal_die("reading '%s': %s", path, strerror(errno));
+        if(got == 0) break;
+        len += got;
+    }
+    *n = len;
+    return buf;
+}
+
+/* The whole content of path: through `gzip -dc` when it starts with gzip's magic bytes, as it
+   is otherwise. A gzip stream that is cut short or damaged is an error naming the file. */
+static unsigned char *prep_read(const char *path, size_t *n)
+{
+    unsigned char magic[2] = {0, 0};
+    int fd = open(path, O_RDONLY);
+    if(fd < 0) sal_die("cannot open '%s': %s", path, strerror(errno));
+    ssize_t m = read(fd, magic, 2);
+    if(m == 2 && magic[0] == 0x1f && magic[1] == 0x8b){
+        close(fd);
+        int p[2];
+        if(pipe(p) != 0) sal_die("decompressing '%s': pipe: %s", path, strerror(errno));
+        pid_t pid = fork();
+        if(pid < 0) sal_die("decompressing '%s': fork: %s", path, strerror(errno));
+        if(pid == 0){
+            int null = open("/dev/null", O_WRONLY);
+            dup2(p[1], 1);
+            if(null >= 0) dup2(null, 2);
+            close(p[0]);
+            close(p[1]);
+            execlp("gzip", "gzip", "-dc", "--", path, (char *)0);
+            _exit(127);
+        }
+        close(p[1]);
+        unsigned char *buf = prep_slurp(p[0], path, n);
+        close(p[0]);
+        int status = 0;
+        while(waitpid(pid, &status, 0) < 0 && errno == EINTR);
+        if(WIFEXITED(status) && WEXITSTATUS(status) == 127) sal_die("decompressing '%s': cannot run gzip", path);
+        if(!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            sal_die("'%s' is not a whole gzip file (cut short or damaged: gzip -dc fails after %lu bytes)",
+                    path, (unsigned long)*n);
+        return buf;
+    }
+    lseek(fd, 0, SEEK_SET);
+    unsigned char *buf = prep_slurp(fd, path, n);
+    close(fd);
+    return buf;
+}
+
+/* <dir>/<base>.gz, or <dir>/<base> when only that exists */
+static void prep_find(char *dst, size_t size, const char *dir, const char *base)
+{
+    snprintf(dst, size, "%s/%s.gz", dir, base);
+    if(access(dst, R_OK) == 0) return;
+    snprintf(dst, size, "%s/%s", dir, base);
+    if(access(dst, R_OK) == 0) return;
+    sal_die("cannot read '%s/%s.gz' (nor '%s'): install Debian's dataset-fashion-mnist or give -src DIR",
+            dir, base, dst);
+}
+
+/* An IDX file of unsigned bytes: magic 2051 with (n, rows, cols) for images, 2049 with (n) for
+   labels. Dies on a wrong magic, an odd size, a file cut short or with bytes after the data. */
+static prep_idx prep_load_idx(const char *dir, const char *base, int images)
+{
+    prep_idx x;
+    memset(&x, 0, sizeof(x));
+    prep_find(x.path, sizeof(x.path), dir, base);
+    size_t len;
+    x.raw = prep_read(x.path, &len);
+    size_t head = images ? 16 : 8;
+    uint32_t want = images ? 2051 : 2049;
+    if(len < head) sal_die("'%s' is cut short: %lu bytes, an idx %s header needs %lu", x.path, (unsigned long)len, images ? "image" : "label", (unsigned long)head);
+    uint32_t magic = prep_be32(x.raw);
+    if(magic != want)
+        sal_die("'%s' is not an idx %s file: magic number %u, expected %u", x.path, images ? "image" : "label", magic, want);
+    uint32_t n = prep_be32(x.raw + 4);
+    uint32_t rows = images ? prep_be32(x.raw + 8) : 1;
+    uint32_t cols = images ? prep_be32(x.raw + 12) : 1;
+    if(n == 0 || n > 100000000) sal_die("'%s': header says %u items (expected 1 to 100000000)", x.path, n);
+    if(rows == 0 || cols == 0 || rows > 4096 || cols > 4096)
+        sal_die("'%s': header says images of %u x %u pixels (expected 1 to 4096 each)", x.path, rows, cols);
+    size_t need = head + (size_t)n*rows*cols;
+    if(len < need)
+        sal_die("'%s' is cut short: the header says %u %s (%lu bytes), the file has %lu bytes", x.path, n, images ? "images" : "labels", (unsigned long)need, (unsigned long)len);
+    if(len > need)
+        sal_die("'%s' has %lu bytes after the %u %s its header announces (not an idx file, or a damaged one)", x.path, (unsigned long)(len - need), n, images ? "images" : "labels");
+    x.n = n;
+    x.rows = images ? (int)rows : 0;
+    x.cols = images ? (int)cols : 0;
+    x.data = x.raw + head;
+    if(!images){
+        uint32_t i;
+        for(i = 0; i < n; ++i){
+            if(x.data[i] >= PREP_CLASSES) sal_die("'%s': label %u is %d, Fashion-MNIST has classes 0..%d", x.path, i, x.data[i], PREP_CLASSES - 1);
+        }
+    }
+    return x;
+}
+
+static void prep_mkdir(const char *path)
+{
+    char buf[4096];
+    size_t i, len = strlen(path);
+    if(len >= sizeof(buf)) sal_die("directory name '%s' is too long", path);
+    strcpy(buf, path);
+    for(i = 1; i <= len; ++i){
+        if(buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if(mkdir(buf, 0777) != 0 && errno != EEXIST) sal_die("cannot create directory '%s': %s", buf, strerror(errno));
+        buf[i] = c;
+    }
+    struct stat st;
+    if(stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) sal_die("'%s' is not a directory", path);
+}
+
+/* 1 when path is a PNG of w x h pixels (a file kept from an earlier run with the same -size) */
+static int prep_png_is(const char *path, int w, int h)
+{
+    unsigned char b[24];
+    FILE *f = fopen(path, "rb");
+    if(!f) return 0;
+    size_t n = fread(b, 1, sizeof(b), f);
+    fclose(f);
+    if(n != sizeof(b) || memcmp(b, "\x89PNG\r\n\x1a\n", 8) || memcmp(b + 12, "IHDR", 4)) return 0;
+    return (int)prep_be32(b + 16) == w && (int)prep_be32(b + 20) == h;
+}
+
+/* A growing text buffer for the lists. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+} prep_text;
+
+static void prep_append(prep_text *t, const char *line)
+{
+    size_t n = strlen(line);
+    if(t->len + n + 2 > t->cap){
+        t->cap = 2*(t->len + n + 2) + 4096;
+        t->s = realloc(t->s, t->cap);
+        if(!t->s) sal_die("out of memory building a list");
+    }
+    memcpy(t->s + t->len, line, n);
+    t->len += n;
+    t->s[t->len++] = '\n';
+    t->s[t->len] = 0;
+}
+
+/* darknet's fill_truth must find exactly the right class in path: checked here, so that an output
+   directory whose name holds a label token is refused rather than trained on with wrong classes. */
+static void prep_check_label(const char *path, const char *outdir, int cls)
+{
+    char label[64];
+    int i, count = 0, found = -1;
+    for(i = 0; i < PREP_CLASSES; ++i){
+        snprintf(label, sizeof(label), "_%s.", prep_token[i]);
+        if(strstr(path, label)){ ++count; found = i; }
+    }
+    if(count != 1 || found != cls)
+        sal_die("darknet would read the class of '%s' wrongly (labels are matched anywhere in the path): "
+                "choose an output directory whose name has no '_<class>.' in it, not '%s'", path, outdir);
+}
+
+/* Writes the first count images of imgs (with their labels) as <out>/<set>/NNNNN_<token>.png,
+   keeping PNGs of the right size already there, and returns the list of their paths. */
+static prep_text prep_write_set(prep_idx *imgs, prep_idx *labs, int count, int size, const char *outdir, const char *set)
+{
+    char dir[512], prefix[1024], path[1100];
+    snprintf(dir, sizeof(dir), "%s/%s", outdir, set);
+    prep_mkdir(dir);
+    prep_text list = {0};
+    int i, j, written = 0;
+    int w = imgs->cols, h = imgs->rows;
+    double start = what_time_is_it_now();
+    image im = make_image(w, h, 1);
+    for(i = 0; i < count; ++i){
+        int cls = labs->data[i];
+        snprintf(prefix, sizeof(prefix), "%s/%05d_%s", dir, i, prep_token[cls]);
+        snprintf(path, sizeof(path), "%s.png", prefix);
+        prep_check_label(path, outdir, cls);
+        prep_append(&list, path);
+        if(!prep_png_is(path, size, size)){
+            const unsigned char *px = imgs->data + (size_t)i*w*h;
+            for(j = 0; j < w*h; ++j) im.data[j] = px[j]/255.f;
+            if(size == w && size == h){
+                sal_save_png(im, prefix);
+            } else {
+                image r = resize_image(im, size, size);
+                /* to the nearest byte value: darknet's writer truncates */
+                for(j = 0; j < size*size; ++j){
+                    float v = floorf(r.data[j]*255.f + .5f)/255.f;
+                    r.data[j] = v < 0 ? 0 : (v > 1 ? 1 : v);
+                }
+                sal_save_png(r, prefix);
+                free_image(r);
+            }
+            ++written;
+        }
+        if((i + 1) % 10000 == 0 || i + 1 == count){
+            printf("%s: %d/%d images, %d written, %d already there, %f seconds\n",
+                   set, i + 1, count, written, i + 1 - written, what_time_is_it_now() - start);
+            fflush(stdout);
+        }
+    }
+    free_image(im);
+    return list;
+}
+
+static int prep_count_flag(int argc, char **argv, const char *flag, int def)
+{
+    int i;
+    for(i = 5; i < argc - 1; i += 2){
+        if(strcmp(argv[i], flag)) continue;
+        char *end;
+        long v = strtol(argv[i+1], &end, 10);
+        if(*end || end == argv[i+1] || v <= 0 || v > 100000000) sal_die("%s %s: expected a whole number > 0", flag, argv[i+1]);
+        return (int)v;
+    }
+    return def;
+}
+
+void saliency_prepare(int argc, char **argv)
+{
+    static const char *flags[] = {"-train", "-test", "-size", "-src", 0};
+    int i, j;
+    if(argc < 5){ prep_usage(); exit(1); }
+    char *dataset = argv[3], *outdir = argv[4];
+    if(strcmp(dataset, "fashion-mnist")) sal_die("prepare: unknown data set '%s' (known: fashion-mnist)", dataset);
+    for(i = 5; i < argc; i += 2){
+        for(j = 0; flags[j]; ++j) if(!strcmp(argv[i], flags[j])) break;
+        if(!flags[j]){ prep_usage(); sal_die("prepare: unknown option '%s'", argv[i]); }
+        if(i + 1 >= argc) sal_die("%s needs a value", argv[i]);
+    }
+    char *src = PREP_SRC;
+    for(i = 5; i < argc - 1; i += 2) if(!strcmp(argv[i], "-src")) src = argv[i+1];
+    int ntrain = prep_count_flag(argc, argv, "-train", -1);
+    int ntest = prep_count_flag(argc, argv, "-test", -1);
+    int size = prep_count_flag(argc, argv, "-size", 28);
+    if(size > 1024) sal_die("-size %d: at most 1024", size);
+    size_t outlen = strlen(outdir);
+    while(outlen > 1 && outdir[outlen-1] == '/') outdir[--outlen] = 0;
+    if(outlen == 0 || outlen > 150) sal_die("output directory '%s': give a name of 1 to 150 characters", outdir);
+
+    const char *sets[2] = {"train", "test"};
+    const char *bases[2] = {"train", "t10k"};
+    int counts[2] = {ntrain, ntest};
+    prep_text lists[2];
+    prep_mkdir(outdir);
+    for(i = 0; i < 2; ++i){
+        char b[64];
+        snprintf(b, sizeof(b), "%s-images-idx3-ubyte", bases[i]);
+        prep_idx imgs = prep_load_idx(src, b, 1);
+        snprintf(b, sizeof(b), "%s-labels-idx1-ubyte", bases[i]);
+        prep_idx labs = prep_load_idx(src, b, 0);
+        if(imgs.n != labs.n) sal_die("'%s' has %d images but '%s' has %d labels", imgs.path, imgs.n, labs.path, labs.n);
+        if(counts[i] < 0) counts[i] = imgs.n;
+        if(counts[i] > imgs.n) sal_die("-%s %d: '%s' holds %d images", sets[i], counts[i], imgs.path, imgs.n);
+        printf("%s: %d of %d images of %dx%d from %s -> %s/%s/ (%dx%d PNGs)\n", sets[i], counts[i], imgs.n,
+               imgs.cols, imgs.rows, imgs.path, outdir, sets[i], size, size);
+        lists[i] = prep_write_set(&imgs, &labs, counts[i], size, outdir, sets[i]);
+        free(imgs.raw);
+        free(labs.raw);
+    }
+
+    char path[4096], trainlist[4096], testlist[4096], labels[4096], names[4096], backup[4096];
+    snprintf(trainlist, sizeof(trainlist), "%s/train.list", outdir);
+    snprintf(testlist, sizeof(testlist), "%s/test.list", outdir);
+    snprintf(labels, sizeof(labels), "%s/labels.txt", outdir);
+    snprintf(names, sizeof(names), "%s/names.txt", outdir);
+    snprintf(backup, sizeof(backup), "%s/backup", outdir);
+    sal_write_file(trainlist, lists[0].s, lists[0].len);
+    sal_write_file(testlist, lists[1].s, lists[1].len);
+    free(lists[0].s);
+    free(lists[1].s);
+
+    prep_text t = {0}, nm = {0};
+    for(i = 0; i < PREP_CLASSES; ++i){
+        char line[64];
+        snprintf(line, sizeof(line), "_%s.", prep_token[i]);
+        prep_append(&t, line);
+        prep_append(&nm, prep_name[i]);
+    }
+    sal_write_file(labels, t.s, t.len);
+    sal_write_file(names, nm.s, nm.len);
+    free(t.s);
+    free(nm.s);
+
+    prep_mkdir(backup);
+    char data[32768];
+    int n = snprintf(data, sizeof(data),
+                     "classes=%d\ntrain=%s\nvalid=%s\nlabels=%s\nnames=%s\nbackup=%s\ntop=1\n",
+                     PREP_CLASSES, trainlist, testlist, labels, names, backup);
+    snprintf(path, sizeof(path), "%s/fashion.data", outdir);
+    sal_write_file(path, data, n);
+    printf("wrote: %s %s %s %s %s (%d train, %d test images)\n", path, trainlist, testlist, labels, names, counts[0], counts[1]);
+}
