@@ -62,7 +62,7 @@ darknet: setup $(DK)/.patched
 	@cmp -s $(DK)/darknet darknet || cp $(DK)/darknet darknet
 
 # ---- tests -----------------------------------------------------------------------------------
-TEST_SRC := $(wildcard tests/check_*.c)
+TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
 TCFLAGS  := -Wall -Wno-unknown-pragmas -std=gnu11 -I$(DK)/include -I$(DK)/src -Isrc -Idarknet-patch/src \
             $(shell pkg-config --cflags check 2>/dev/null)
@@ -80,7 +80,7 @@ TLIBS   += -fsanitize=address,undefined
 endif
 
 # The suite list: every `Suite *make_<name>_suite(void)` defined in tests/check_*.c.
-$(BUILD)/tests/suites.h: $(filter-out tests/check_main.c,$(TEST_SRC))
+$(BUILD)/tests/suites.h: $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
 	@mkdir -p $(dir $@)
 	@{ sed -n 's/^Suite \*make_\([a-z0-9_]*\)_suite(void).*/Suite *make_\1_suite(void);/p' $^; \
 	   printf '#define ALL_SUITES'; sed -n 's/^Suite \*make_\([a-z0-9_]*\)_suite(void).*/ SUITE(\1)/p' $^ | tr -d '\n'; echo; } > $@
@@ -94,7 +94,7 @@ $(BUILD)/check_all: darknet $(TEST_OBJ)
 
 # Every Check suite (tests/check_<module>.c); CK_RUN_SUITE=name picks one, CK_FORK=no to debug.
 test: $(BUILD)/check_all
-	$(BUILD)/check_all
+	DARKNET=$(DK)/darknet $(BUILD)/check_all
 
 # ---- the main job ----------------------------------------------------------------------------
 demo: darknet

@@ -16,6 +16,7 @@
 #include "im2col.h"
 #include "col2im.h"
 #include "activations.h"
+#include "network.h"
 
 struct eng {
     network *net;
@@ -68,18 +69,13 @@ static float *in_grad(eng *e, int k, float *g)
     return k == 0 ? g : e->d[k - 1];
 }
 
-static const float *layer_input(const network *net, int k)
-{
-    return k == 0 ? net->input : net->layers[k - 1].output;
-}
-
 // t = dy * act'(output), then for BN the per-channel factor scale/(sqrt(var)+1e-6) of the statistics
 // the last forward used. Returns t (batch, outputs) in e->tmp.
 static float *through_act_bn(eng *e, const layer *l, const float *dy)
 {
     int n = l->outputs * l->batch;
     copy_cpu(n, (float *)dy, 1, e->tmp, 1);
-    gradient_array(l->output, n, l->activation, e->tmp);
+    if (l->type != BATCHNORM) gradient_array(l->output, n, l->activation, e->tmp);   // [batchnorm] has none
     if (l->batch_normalize || l->type == BATCHNORM) {
         const float *var = e->net->train ? l->variance : l->rolling_variance;
         int spatial = l->out_w * l->out_h;

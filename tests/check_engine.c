@@ -1,0 +1,325 @@
+// check_engine.c: the gradient-of-input pass against central differences of the score, per layer
+// type and for a small ResNet, all three formulations, inference and training mode; and the
+// promise that the pass changes no weights, updates or rolling statistics.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "testutil.h"
+
+#define NET(body) "[net]\nbatch=3\nwidth=6\nheight=6\nchannels=2\n" body "[softmax]\n"
+
+static const char *LAYER_NETS[][2] = {
+    {"conv", NET("[convolutional]\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
+    {"conv_bn", NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=relu\n[connected]\noutput=4\nactivation=linear\n")},
+    {"conv_stride2_nopad", NET("[convolutional]\nfilters=4\nsize=3\nstride=2\npad=0\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_groups", NET("[convolutional]\nfilters=4\ngroups=2\nsize=3\nstride=1\npad=1\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_1x1", NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=1\nstride=1\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_1x1_stride2", NET("[convolutional]\nfilters=3\nsize=1\nstride=2\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+    {"connected", NET("[connected]\noutput=5\nactivation=logistic\n[connected]\noutput=4\nactivation=linear\n")},
+    {"connected_bn", NET("[connected]\nbatch_normalize=1\noutput=5\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
+    {"maxpool", NET("[maxpool]\nsize=2\nstride=2\n")},
+    {"maxpool_overlap", NET("[convolutional]\nfilters=2\nsize=1\nactivation=linear\n[maxpool]\nsize=3\nstride=2\n[connected]\noutput=3\nactivation=linear\n")},
+    {"avgpool", NET("[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n[avgpool]\n")},
+    {"shortcut", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+    {"shortcut_downsample", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\nstride=2\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+    {"route", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=tanh\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
+    {"dropout", NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.4\n[connected]\noutput=3\nactivation=linear\n")},
+    {"activation", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[activation]\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
+    {"batchnorm", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[connected]\noutput=3\nactivation=linear\n")},
+    {"softmax_only", NET("")},
+};
+#define N_LAYER_NETS ((int)(sizeof LAYER_NETS / sizeof LAYER_NETS[0]))
+
+// Basic and bottleneck residual blocks, conv+BN+leaky, maxpool, avgpool, 1x1 head.
+static const char *RESNET =
+    "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    // basic block
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=linear\n"
+    "[shortcut]\nfrom=-3\nactivation=leaky\n"
+    // bottleneck block
+    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=1\nstride=1\nactivation=leaky\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=1\nstride=1\nactivation=linear\n"
+    "[shortcut]\nfrom=-4\nactivation=leaky\n"
+    "[avgpool]\n"
+    "[convolutional]\nfilters=5\nsize=1\nstride=1\nactivation=linear\n"
+    "[softmax]\n";
+
+typedef struct { int checked, skipped, failed; } fd_stats;
+
+// Compares g with central differences of S over a sample of input entries. Differences with h
+// and h/2 that disagree mark a kink (ReLU/maxpool pattern change) and are skipped.
+static fd_stats fd_check(network *net, eng *e, tu_frozen *frozen, eng_form form, const float *seed,
+                         const float *truth, const float *g, int samples, uint64_t *rng, const char *what)
+{
+    fd_stats st = {0};
+    int n = net->inputs * net->batch;
+    int loss = form == ENG_LOSS;
+    const double h = 2e-3;
+    float *x0 = malloc(n * sizeof(float));
+    memcpy(x0, net->input, n * sizeof(float));
+    for (int s = 0; s < samples; s++) {
+        int i = (int)(tu_uniform(rng) * n) % n;
+        double S[4];
+        const double steps[4] = {h, -h, h / 2, -h / 2};
+        for (int j = 0; j < 4; j++) {
+            memcpy(net->input, x0, n * sizeof(float));
+            net->input[i] = x0[i] + (float)steps[j];
+            double dx = (double)net->input[i] - x0[i];   // the step float arithmetic really took
+            if (frozen) tu_frozen_forward(net, frozen); else forward_network(net);
+            S[j] = tu_score(net, eng_top(e), loss, seed, truth);
+            (void)dx;
+        }
+        double num = (S[0] - S[1]) / (2 * h), num2 = (S[2] - S[3]) / h;
+        double ana = g[i];
+        double tol = 2e-3 + 1e-2 * fabs(ana);
+        if (fabs(num - num2) > tol) { st.skipped++; continue; }
+        st.checked++;
+        if (fabs(num - ana) > tol) {
+            st.failed++;
+            fprintf(stderr, "FD mismatch: %s %s input %d: numeric %.6g analytic %.6g\n",
+                    what, eng_form_name(form), i, num, ana);
+        }
+    }
+    memcpy(net->input, x0, n * sizeof(float));
+    free(x0);
+    return st;
+}
+
+// One network, one formulation, one mode: g against central differences.
+static void check_net(const char *name, const char *cfg, eng_form form, int train, uint64_t seed, int samples)
+{
+    network *net = tu_net(cfg);
+    tu_randomize(net, seed);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s: %s", name, err);
+    int B = net->batch, K = eng_classes(e), n = net->inputs * B;
+    uint64_t rng = seed + 17;
+    tu_fill(net->input, n, -1, 1, &rng);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K + (b * 7 + (int)seed) % K] = 1;
+    net->truth = 0;
+    net->train = train;
+    forward_network(net);
+    float *seedv = malloc(B * K * sizeof(float));
+    float *g = malloc(n * sizeof(float));
+    eng_seed(e, form, truth, &rng, seedv);
+    eng_input_grad(e, seedv, g);
+    tu_frozen *fz = train ? tu_freeze(net) : NULL;
+    char what[128];
+    snprintf(what, sizeof what, "%s(%s, seed %d)", name, train ? "train" : "infer", (int)seed);
+    fd_stats st = fd_check(net, e, fz, form, seedv, truth, g, samples, &rng, what);
+    if (fz) tu_unfreeze(net, fz);
+    ck_assert_msg(st.failed == 0, "%s %s: %d of %d sampled input gradients differ from central differences",
+                  what, eng_form_name(form), st.failed, st.checked);
+    ck_assert_msg(st.checked >= samples / 2, "%s %s: only %d of %d samples away from kinks",
+                  what, eng_form_name(form), st.checked, samples);
+    double gn = 0;
+    for (int i = 0; i < n; i++) gn += fabs(g[i]);
+    ck_assert_msg(gn > 0, "%s: the heatmap is identically zero", what);
+    free(truth); free(seedv); free(g);
+    eng_free(e);
+    free_network(net);
+}
+
+START_TEST(each_layer_type_matches_central_differences)
+{
+    int idx = _i / 6, combo = _i % 6;
+    eng_form form = (eng_form)(combo % 3);
+    int train = combo / 3;
+    check_net(LAYER_NETS[idx][0], LAYER_NETS[idx][1], form, train, 1 + idx, 24);
+}
+END_TEST
+
+START_TEST(small_resnet_matches_central_differences)
+{
+    int seed = 1 + _i / 6, combo = _i % 6;
+    check_net("resnet", RESNET, (eng_form)(combo % 3), combo / 3, seed, 30);
+}
+END_TEST
+
+// ----------------------------------------------------------------------------------------------
+
+typedef struct { float *buf; size_t n; } snap;
+
+static void snap_layer_arrays(network *net, snap *out, int *count, int take)
+{
+    int c = 0;
+    for (int k = 0; k < net->n; k++) {
+        layer *l = &net->layers[k];
+        int nb = l->type == CONNECTED ? l->outputs : l->type == BATCHNORM ? l->c : l->n;
+        float *arrs[8] = {l->weights, l->biases, l->scales, l->rolling_mean, l->rolling_variance,
+                          l->weight_updates, l->bias_updates, l->scale_updates};
+        size_t sizes[8] = {(size_t)(l->nweights ? l->nweights : l->inputs * l->outputs), nb, nb, nb, nb,
+                           (size_t)(l->nweights ? l->nweights : l->inputs * l->outputs), nb, nb};
+        for (int a = 0; a < 8; a++) {
+            if (!arrs[a] || (l->type != CONVOLUTIONAL && l->type != CONNECTED && l->type != BATCHNORM)) continue;
+            if (take) {
+                out[c].n = sizes[a];
+                out[c].buf = malloc(sizes[a] * sizeof(float));
+                memcpy(out[c].buf, arrs[a], sizes[a] * sizeof(float));
+            } else {
+                ck_assert_msg(memcmp(out[c].buf, arrs[a], sizes[a] * sizeof(float)) == 0,
+                              "layer %d array %d changed by the gradient-of-input pass", k, a);
+                free(out[c].buf);
+            }
+            c++;
+        }
+    }
+    *count = c;
+}
+
+START_TEST(pass_changes_no_weights_updates_or_rolling_statistics)
+{
+    network *net = tu_net(RESNET);
+    tu_randomize(net, 5);
+    uint64_t rng = 3;
+    // non-zero updates, as in the middle of darknet's training, must survive untouched
+    for (int k = 0; k < net->n; k++) {
+        layer *l = &net->layers[k];
+        if (l->weight_updates) tu_fill(l->weight_updates, l->nweights, -1, 1, &rng);
+        if (l->bias_updates) tu_fill(l->bias_updates, l->n, -1, 1, &rng);
+        if (l->scale_updates) tu_fill(l->scale_updates, l->n, -1, 1, &rng);
+    }
+    char err[256];
+    eng *e = eng_init(net, err, sizeof err);
+    ck_assert(e != NULL);
+    snap s[256];
+    int c1, c2;
+    snap_layer_arrays(net, s, &c1, 1);
+    size_t seen = *net->seen;
+    int n = net->inputs * net->batch, K = eng_classes(e);
+    float *x = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    float *truth = calloc(net->batch * K, sizeof(float));
+    truth[1] = 1; truth[K + 3] = 1;
+    tu_fill(x, n, 0, 1, &rng);
+    for (int train = 0; train < 2; train++)
+        for (int f = 0; f < 3; f++) eng_heatmap(e, x, truth, (eng_form)f, train, &rng, g);
+    snap_layer_arrays(net, s, &c2, 0);
+    ck_assert_int_eq(c1, c2);
+    ck_assert(c1 > 10);
+    ck_assert(*net->seen == seen);
+    free(x); free(g); free(truth);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
+// In training mode the heatmap of image 0 must not depend on image 1 (BN statistics constant).
+START_TEST(training_mode_heatmap_is_per_example)
+{
+    network *net = tu_net(RESNET);
+    tu_randomize(net, 9);
+    char err[256];
+    eng *e = eng_init(net, err, sizeof err);
+    int n1 = net->inputs, K = eng_classes(e);
+    uint64_t rng = 11;
+    float *x = malloc(2 * n1 * sizeof(float)), *g = malloc(2 * n1 * sizeof(float)), *g2 = malloc(2 * n1 * sizeof(float));
+    float *truth = calloc(2 * K, sizeof(float));
+    truth[2] = 1; truth[K + 4] = 1;
+    tu_fill(x, 2 * n1, 0, 1, &rng);
+    // the same forward statistics, then a different image 1: run the sweep on both batches with
+    // the first batch's statistics held (inference mode with rolling := batch statistics)
+    net->train = 1;
+    memcpy(net->input, x, 2 * n1 * sizeof(float));
+    forward_network(net);
+    tu_frozen *fz = tu_freeze(net);
+    float *seed = malloc(2 * K * sizeof(float));
+    eng_seed(e, ENG_ONEHOT, truth, &rng, seed);
+    eng_input_grad(e, seed, g);
+    for (int i = 0; i < n1; i++) x[n1 + i] = 1 - x[n1 + i];
+    memcpy(net->input, x, 2 * n1 * sizeof(float));
+    tu_frozen_forward(net, fz);
+    net->train = 0;
+    eng_input_grad(e, seed, g2);
+    tu_unfreeze(net, fz);
+    for (int i = 0; i < n1; i++) ck_assert_float_eq_tol(g[i], g2[i], 1e-5f * (1 + fabsf(g[i])));
+    int differ = 0;
+    for (int i = 0; i < n1; i++) differ += fabsf(g[n1 + i] - g2[n1 + i]) > 1e-4f;
+    ck_assert_msg(differ > 0, "image 1 changed but its heatmap did not");
+    free(x); free(g); free(g2); free(truth); free(seed);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
+START_TEST(spectreg_is_seedable)
+{
+    network *net = tu_net(LAYER_NETS[0][1]);
+    tu_randomize(net, 2);
+    char err[256];
+    eng *e = eng_init(net, err, sizeof err);
+    int n = net->inputs * net->batch, K = eng_classes(e);
+    float *x = malloc(n * sizeof(float)), *g1 = malloc(n * sizeof(float)), *g2 = malloc(n * sizeof(float));
+    float *truth = calloc(net->batch * K, sizeof(float));
+    uint64_t r0 = 99;
+    tu_fill(x, n, 0, 1, &r0);
+    uint64_t a = 42, b = 42, c = 43;
+    eng_heatmap(e, x, truth, ENG_SPECTREG, 0, &a, g1);
+    eng_heatmap(e, x, truth, ENG_SPECTREG, 0, &b, g2);
+    ck_assert(memcmp(g1, g2, n * sizeof(float)) == 0);
+    eng_heatmap(e, x, truth, ENG_SPECTREG, 0, &c, g2);
+    ck_assert(memcmp(g1, g2, n * sizeof(float)) != 0);
+    // a fresh draw every call: the state moved on
+    eng_heatmap(e, x, truth, ENG_SPECTREG, 0, &a, g2);
+    ck_assert(memcmp(g1, g2, n * sizeof(float)) != 0);
+    free(x); free(g1); free(g2); free(truth);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
+START_TEST(unsupported_layer_is_named)
+{
+    network *net = tu_net(NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[normalization]\n[connected]\noutput=3\nactivation=linear\n"));
+    char err[512] = "";
+    eng *e = eng_init(net, err, sizeof err);
+    ck_assert(e == NULL);
+    ck_assert_msg(strstr(err, "layer 1") && strstr(err, "normalization"), "message was: %s", err);
+    free_network(net);
+    network *net2 = tu_net(NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=elu\n"));
+    e = eng_init(net2, err, sizeof err);
+    ck_assert(e == NULL);
+    ck_assert_msg(strstr(err, "elu"), "message was: %s", err);
+    free_network(net2);
+    network *net3 = tu_net("[net]\nbatch=1\nwidth=4\nheight=4\nchannels=1\n[connected]\noutput=3\nactivation=linear\n");
+    e = eng_init(net3, err, sizeof err);
+    ck_assert(e == NULL);
+    ck_assert_msg(strstr(err, "softmax"), "message was: %s", err);
+    free_network(net3);
+}
+END_TEST
+
+START_TEST(formulation_names)
+{
+    eng_form f;
+    ck_assert_int_eq(eng_form_parse("loss", &f), 0); ck_assert_int_eq(f, ENG_LOSS);
+    ck_assert_int_eq(eng_form_parse("onehot", &f), 0); ck_assert_int_eq(f, ENG_ONEHOT);
+    ck_assert_int_eq(eng_form_parse("spectreg", &f), 0); ck_assert_int_eq(f, ENG_SPECTREG);
+    ck_assert_int_eq(eng_form_parse("logit", &f), -1);
+}
+END_TEST
+
+Suite *make_engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("input_gradient");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, each_layer_type_matches_central_differences, 0, N_LAYER_NETS * 6);
+    tcase_add_loop_test(tc, small_resnet_matches_central_differences, 0, 3 * 6);
+    tcase_add_test(tc, pass_changes_no_weights_updates_or_rolling_statistics);
+    tcase_add_test(tc, training_mode_heatmap_is_per_example);
+    tcase_add_test(tc, spectreg_is_seedable);
+    tcase_add_test(tc, unsupported_layer_is_named);
+    tcase_add_test(tc, formulation_names);
+    suite_add_tcase(s, tc);
+    return s;
+}

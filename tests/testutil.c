@@ -1,0 +1,171 @@
+// testutil.c: networks from cfg text, random weights, frozen-statistics forward, scores.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "parser.h"
+
+float tu_uniform(uint64_t *rng)
+{
+    uint64_t x = *rng ? *rng : 88172645463325252ull;
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    *rng = x;
+    return ((x * 0x2545F4914F6CDD1Dull) >> 40) * (1.0f / 16777216.0f);
+}
+
+void tu_fill(float *x, int n, float lo, float hi, uint64_t *rng)
+{
+    for (int i = 0; i < n; i++) x[i] = lo + (hi - lo) * tu_uniform(rng);
+}
+
+const char *tu_tmpdir(void)
+{
+    static char dir[256];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/saliency-test-XXXXXX");
+        if (!mkdtemp(dir)) { perror("mkdtemp"); exit(2); }
+    }
+    return dir;
+}
+
+void tu_path(char *out, int n, const char *name)
+{
+    snprintf(out, n, "%s/%s", tu_tmpdir(), name);
+}
+
+void tu_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) { perror(path); exit(2); }
+    fputs(text, f);
+    fclose(f);
+}
+
+network *tu_net(const char *cfg_text)
+{
+    static int count;
+    char path[512], name[64];
+    snprintf(name, sizeof name, "net%d.cfg", count++);
+    tu_path(path, sizeof path, name);
+    tu_write_text(path, cfg_text);
+    FILE *saved = stderr;   // darknet prints the layer table: keep the test log readable
+    stderr = fopen("/dev/null", "w");
+    network *net = parse_network_cfg(path);
+    fclose(stderr);
+    stderr = saved;
+    return net;
+}
+
+static void fill_layer(layer *l, uint64_t *rng)
+{
+    int fan = 0;
+    if (l->type == CONVOLUTIONAL) fan = l->size * l->size * l->c / l->groups;
+    if (l->type == CONNECTED) fan = l->inputs;
+    float w = fan ? sqrtf(3.0f / fan) : 0;
+    if (l->weights) tu_fill(l->weights, l->nweights ? l->nweights : l->inputs * l->outputs, -w, w, rng);
+    int nb = l->type == CONNECTED ? l->outputs : l->type == BATCHNORM ? l->c : l->n;
+    if (l->biases) tu_fill(l->biases, nb, -0.2f, 0.2f, rng);
+    if (l->scales) tu_fill(l->scales, nb, 0.6f, 1.4f, rng);
+    if (l->rolling_mean) tu_fill(l->rolling_mean, nb, -0.2f, 0.2f, rng);
+    if (l->rolling_variance) tu_fill(l->rolling_variance, nb, 0.5f, 1.5f, rng);
+}
+
+void tu_randomize(network *net, uint64_t seed)
+{
+    uint64_t rng = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (int k = 0; k < net->n; k++) fill_layer(&net->layers[k], &rng);
+}
+
+// ----------------------------------------------------------------------------------------------
+
+struct tu_frozen {
+    int n;
+    float **rm, **rv;   // saved rolling statistics per layer
+};
+
+static int has_bn(const layer *l)
+{
+    return (l->batch_normalize || l->type == BATCHNORM) && l->rolling_mean;
+}
+
+tu_frozen *tu_freeze(network *net)
+{
+    tu_frozen *f = calloc(1, sizeof *f);
+    f->n = net->n;
+    f->rm = calloc(net->n, sizeof(float *));
+    f->rv = calloc(net->n, sizeof(float *));
+    for (int k = 0; k < net->n; k++) {
+        layer *l = &net->layers[k];
+        if (!has_bn(l)) continue;
+        int c = l->out_c;
+        f->rm[k] = malloc(c * sizeof(float));
+        f->rv[k] = malloc(c * sizeof(float));
+        memcpy(f->rm[k], l->rolling_mean, c * sizeof(float));
+        memcpy(f->rv[k], l->rolling_variance, c * sizeof(float));
+        // inference-mode forward normalises with rolling_*: make them the batch statistics
+        memcpy(l->rolling_mean, l->mean, c * sizeof(float));
+        memcpy(l->rolling_variance, l->variance, c * sizeof(float));
+    }
+    return f;
+}
+
+void tu_frozen_forward(network *netp, tu_frozen *f)
+{
+    (void)f;
+    network net = *netp;
+    net.train = 0;
+    for (int i = 0; i < net.n; ++i) {
+        net.index = i;
+        layer l = net.layers[i];
+        if (l.delta) fill_cpu(l.outputs * l.batch, 0, l.delta, 1);
+        if (l.type == DROPOUT) {
+            // in place on the previous output, as darknet's training-mode dropout does
+            for (int j = 0; j < l.batch * l.inputs; j++)
+                net.input[j] = l.rand[j] < l.probability ? 0 : net.input[j] * l.scale;
+        } else {
+            l.forward(l, net);
+        }
+        net.input = l.output;
+    }
+}
+
+void tu_unfreeze(network *net, tu_frozen *f)
+{
+    for (int k = 0; k < f->n; k++) {
+        if (!f->rm[k]) continue;
+        layer *l = &net->layers[k];
+        memcpy(l->rolling_mean, f->rm[k], l->out_c * sizeof(float));
+        memcpy(l->rolling_variance, f->rv[k], l->out_c * sizeof(float));
+        free(f->rm[k]);
+        free(f->rv[k]);
+    }
+    free(f->rm);
+    free(f->rv);
+    free(f);
+}
+
+double tu_score(network *net, int top, int loss, const float *seed, const float *truth)
+{
+    const layer *sm = &net->layers[top];
+    int K = sm->inputs;
+    const float *z = top == 0 ? net->input : net->layers[top - 1].output;
+    double S = 0;
+    for (int b = 0; b < net->batch; b++) {
+        const float *zb = z + b * K;
+        if (loss) {
+            double m = zb[0];
+            for (int i = 1; i < K; i++) if (zb[i] > m) m = zb[i];
+            double sum = 0;
+            for (int i = 0; i < K; i++) sum += exp((zb[i] - m) / sm->temperature);
+            double lse = log(sum);
+            for (int i = 0; i < K; i++)
+                if (truth[b * K + i] != 0) S -= truth[b * K + i] * ((zb[i] - m) / sm->temperature - lse);
+        } else {
+            for (int i = 0; i < K; i++) S += (double)seed[b * K + i] * zb[i];
+        }
+    }
+    return S;
+}

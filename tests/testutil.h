@@ -1,0 +1,33 @@
+// testutil.h: helpers shared by the Check suites that need a darknet network.
+#ifndef SALIENCY_TESTUTIL_H
+#define SALIENCY_TESTUTIL_H
+
+#include <stdint.h>
+#include "darknet.h"
+
+// A network parsed from cfg text (written to a temporary file; darknet's own parser).
+network *tu_net(const char *cfg_text);
+// Random weights, biases, BN scales and rolling statistics (rolling var in [0.5, 1.5]) from seed.
+void tu_randomize(network *net, uint64_t seed);
+// Uniform [lo, hi) values.
+void tu_fill(float *x, int n, float lo, float hi, uint64_t *rng);
+float tu_uniform(uint64_t *rng);
+
+// darknet's forward with the batch-norm statistics of a previous training-mode forward frozen
+// (used as constants: the engine's per-example semantics) and each dropout reusing its draw.
+// frozen_forward_begin() records the statistics (call it right after a training-mode forward).
+typedef struct tu_frozen tu_frozen;
+tu_frozen *tu_freeze(network *net);
+void tu_frozen_forward(network *net, tu_frozen *f);
+void tu_unfreeze(network *net, tu_frozen *f);
+
+// The scalar S = sum_b s_b of a formulation after a forward: seed (B, K) is dS/dz for onehot and
+// spectreg (S linear in z); for loss S = sum_b CE_b with truth (B, K). z = input of layer top.
+double tu_score(network *net, int top, int loss, const float *seed, const float *truth);
+
+// A temporary directory (created once per process) and a path inside it.
+const char *tu_tmpdir(void);
+void tu_path(char *out, int n, const char *name);
+void tu_write_text(const char *path, const char *text);
+
+#endif
