@@ -1,0 +1,211 @@
+// check_darknet.c: darknet's own backward against central differences, one test per bug that
+// patches/pjreddie/ fixes (each fails on an unpatched darknet).
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "darknet.h"
+#include "testutil.h"
+
+// darknet's stock input gradient of sum_b CE_b (negated back to +dCE/dx) against central
+// differences of the real forward (training mode recomputes the batch statistics, as darknet's
+// training does). Returns the number of mismatches among the sampled inputs.
+static int stock_fd(const char *cfg, int train, uint64_t seed, int samples, const char *what)
+{
+    network *net = tu_net(cfg);
+    tu_randomize(net, seed);
+    int B = net->batch, n = net->inputs * B, K = net->outputs;
+    uint64_t rng = seed * 31 + 7;
+    tu_fill(net->input, n, -1, 1, &rng);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K + (b + (int)seed) % K] = 1;
+    memcpy(net->truth, truth, B * K * sizeof(float));
+    float *delta = calloc(n, sizeof(float));
+    net->train = train;
+    net->delta = delta;
+    forward_network(net);
+    backward_network(net);
+    net->delta = 0;
+    float *x0 = malloc(n * sizeof(float));
+    memcpy(x0, net->input, n * sizeof(float));
+    int bad = 0, checked = 0;
+    const double h = 2e-3;
+    for (int s = 0; s < samples; s++) {
+        int i = (int)(tu_uniform(&rng) * n) % n;
+        double S[4];
+        const double steps[4] = {h, -h, h / 2, -h / 2};
+        for (int j = 0; j < 4; j++) {
+            memcpy(net->input, x0, n * sizeof(float));
+            net->input[i] += (float)steps[j];
+            forward_network(net);
+            double ce = 0;
+            const layer *sm = &net->layers[net->n - 1];
+            for (int k = 0; k < B * K; k++) if (truth[k] != 0) ce -= truth[k] * log(sm->output[k]);
+            S[j] = ce;
+        }
+        double num = (S[0] - S[1]) / (2 * h), num2 = (S[2] - S[3]) / h;
+        double ana = -delta[i];
+        double tol = 2e-3 + 1e-2 * fabs(ana);
+        if (fabs(num - num2) > tol) continue;   // a kink between the steps
+        checked++;
+        if (fabs(num - ana) > tol) {
+            bad++;
+            fprintf(stderr, "darknet backward: %s input %d: numeric %.6g, darknet %.6g\n", what, i, num, ana);
+        }
+    }
+    ck_assert_msg(checked >= samples / 2, "%s: only %d samples away from kinks", what, checked);
+    free(x0); free(delta); free(truth);
+    free_network(net);
+    return bad;
+}
+
+#define NET(batch, body) "[net]\nbatch=" #batch "\nwidth=6\nheight=6\nchannels=2\n" body
+
+// (a) patch 0004: the first 1x1 convolution of a bottleneck overwrote the skip gradient.
+START_TEST(bottleneck_keeps_skip_gradient)
+{
+    const char *cfg = NET(2,
+        "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
+        "[convolutional]\nfilters=2\nsize=1\nactivation=leaky\n"
+        "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n"
+        "[convolutional]\nfilters=4\nsize=1\nactivation=linear\n"
+        "[shortcut]\nfrom=-4\nactivation=leaky\n"
+        "[avgpool]\n[connected]\noutput=3\nactivation=linear\n[softmax]\n");
+    for (int seed = 1; seed <= 3; seed++)
+        ck_assert_int_eq(stock_fd(cfg, 1, seed, 30, "bottleneck"), 0);
+}
+END_TEST
+
+// patch 0005: a strided 1x1 convolution reads every stride-th pixel.
+START_TEST(strided_1x1_convolution_forward)
+{
+    network *net = tu_net("[net]\nbatch=1\nwidth=5\nheight=5\nchannels=2\n"
+                          "[convolutional]\nfilters=3\nsize=1\nstride=2\nactivation=linear\n[softmax]\n");
+    tu_randomize(net, 4);
+    uint64_t rng = 5;
+    tu_fill(net->input, net->inputs, -1, 1, &rng);
+    net->train = 0;
+    forward_network(net);
+    const layer *l = &net->layers[0];
+    ck_assert_int_eq(l->out_w, 3);
+    for (int f = 0; f < 3; f++)
+        for (int y = 0; y < 3; y++)
+            for (int x = 0; x < 3; x++) {
+                double v = l->biases[f];
+                for (int c = 0; c < 2; c++) v += l->weights[f * 2 + c] * net->input[c * 25 + (2 * y) * 5 + 2 * x];
+                ck_assert_float_eq_tol(l->output[f * 9 + y * 3 + x], v, 1e-5);
+            }
+    free_network(net);
+}
+END_TEST
+
+START_TEST(strided_1x1_convolution_backward)
+{
+    const char *cfg = "[net]\nbatch=2\nwidth=5\nheight=5\nchannels=2\n"
+                      "[convolutional]\nfilters=3\nsize=1\nstride=2\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n[softmax]\n";
+    ck_assert_int_eq(stock_fd(cfg, 1, 2, 30, "conv 1x1 stride 2"), 0);
+}
+END_TEST
+
+// (b) patch 0006: training-mode batch norm backward is the gradient of its forward, small batch.
+START_TEST(training_batchnorm_backward_is_exact)
+{
+    const char *cfg = "[net]\nbatch=2\nwidth=3\nheight=3\nchannels=2\n"
+        "[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\npad=1\nactivation=linear\n"
+        "[connected]\noutput=4\nactivation=linear\n[softmax]\n";
+    for (int seed = 1; seed <= 3; seed++)
+        ck_assert_int_eq(stock_fd(cfg, 1, seed, 30, "conv+BN train"), 0);
+    const char *cfg2 = "[net]\nbatch=3\nwidth=3\nheight=3\nchannels=1\n"
+        "[connected]\nbatch_normalize=1\noutput=4\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n[softmax]\n";
+    ck_assert_int_eq(stock_fd(cfg2, 1, 7, 20, "connected+BN train"), 0);
+}
+END_TEST
+
+// (c) patch 0007: inference-mode batch norm backward uses the rolling statistics as constants.
+START_TEST(inference_batchnorm_backward_is_exact)
+{
+    const char *cfg = "[net]\nbatch=2\nwidth=4\nheight=4\nchannels=2\n"
+        "[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\npad=1\nactivation=leaky\n"
+        "[connected]\noutput=4\nactivation=linear\n[softmax]\n";
+    for (int seed = 1; seed <= 3; seed++)
+        ck_assert_int_eq(stock_fd(cfg, 0, seed, 30, "conv+BN inference"), 0);
+}
+END_TEST
+
+// (d) patch 0008: these layers as layer 0, where net.delta is NULL, must not crash.
+START_TEST(layer_zero_without_net_delta)
+{
+    const char *cfgs[] = {
+        "[net]\nbatch=2\nwidth=4\nheight=4\nchannels=1\n[maxpool]\nsize=2\nstride=2\n[connected]\noutput=3\nactivation=linear\n[softmax]\n",
+        "[net]\nbatch=2\nwidth=4\nheight=4\nchannels=3\n[avgpool]\n[softmax]\n",
+        "[net]\nbatch=2\nwidth=2\nheight=2\nchannels=1\n[softmax]\n",
+        "[net]\nbatch=2\nwidth=2\nheight=2\nchannels=1\n[activation]\nactivation=leaky\n[softmax]\n",
+        "[net]\nbatch=2\nwidth=2\nheight=2\nchannels=1\n[batchnorm]\n[softmax]\n",
+    };
+    for (int c = 0; c < 5; c++) {
+        network *net = tu_net(cfgs[c]);
+        tu_randomize(net, 1);
+        uint64_t rng = 2;
+        tu_fill(net->input, net->inputs * net->batch, 0, 1, &rng);
+        net->truth[0] = 1;
+        net->truth[net->outputs] = 1;
+        net->train = 1;
+        net->delta = 0;
+        forward_network(net);
+        backward_network(net);   // crashed before the patch
+        ck_assert(isfinite(*net->cost));
+        free_network(net);
+    }
+}
+END_TEST
+
+// patch 0009: an [activation] layer added to net.delta instead of overwriting a shortcut's share.
+START_TEST(activation_layer_keeps_skip_gradient)
+{
+    const char *cfg = NET(2,
+        "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n"
+        "[activation]\nactivation=leaky\n"
+        "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n"
+        "[shortcut]\nfrom=-3\nactivation=linear\n"
+        "[connected]\noutput=3\nactivation=linear\n[softmax]\n");
+    ck_assert_int_eq(stock_fd(cfg, 1, 3, 30, "activation+shortcut"), 0);
+}
+END_TEST
+
+// A whole small ResNet (basic and bottleneck blocks, BN, training mode) through darknet's backward.
+START_TEST(resnet_backward_matches_central_differences)
+{
+    const char *cfg = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n"
+        "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
+        "[maxpool]\nsize=2\nstride=2\n"
+        "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
+        "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=linear\n"
+        "[shortcut]\nfrom=-3\nactivation=leaky\n"
+        "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=1\nactivation=leaky\n"
+        "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=3\npad=1\nactivation=leaky\n"
+        "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=1\nactivation=linear\n"
+        "[shortcut]\nfrom=-4\nactivation=leaky\n"
+        "[avgpool]\n[convolutional]\nfilters=5\nsize=1\nactivation=linear\n[softmax]\n";
+    for (int seed = 1; seed <= 2; seed++)
+        ck_assert_int_eq(stock_fd(cfg, 1, seed, 30, "resnet train"), 0);
+}
+END_TEST
+
+Suite *make_darknet_suite(void)
+{
+    Suite *s = suite_create("darknet");
+    TCase *tc = tcase_create("patches");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, bottleneck_keeps_skip_gradient);
+    tcase_add_test(tc, strided_1x1_convolution_forward);
+    tcase_add_test(tc, strided_1x1_convolution_backward);
+    tcase_add_test(tc, training_batchnorm_backward_is_exact);
+    tcase_add_test(tc, inference_batchnorm_backward_is_exact);
+    tcase_add_test(tc, layer_zero_without_net_delta);
+    tcase_add_test(tc, activation_layer_keeps_skip_gradient);
+    tcase_add_test(tc, resnet_backward_matches_central_differences);
+    suite_add_tcase(s, tc);
+    return s;
+}
