@@ -44,7 +44,7 @@ static void prep_usage(void)
     fprintf(stderr,
         "usage: darknet saliency prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
         "  -train N, -test N  the first N images of each set (default: all)\n"
-        "  -size S            PNGs of S x S pixels (default 28, the native size)\n"
+        "  -size S            PNGs resized to S x S pixels (default: the native 28 x 28)\n"
         "  -src DIR           where the idx files are (default " PREP_SRC ")\n");
 }
 
@@ -229,7 +229,8 @@ static void prep_check_label(const char *path, const char *outdir, int cls)
                 "choose an output directory whose name has no '_<class>.' in it, not '%s'", path, outdir);
 }
 
-/* Writes the first count images of imgs (with their labels) as <out>/<set>/NNNNN_<token>.png,
+/* Writes the first count images of imgs (with their labels) as <out>/<set>/NNNNN_<token>.png
+   (size x size pixels, or the native size when size is 0),
    keeping PNGs of the right size already there, and returns the list of their paths. */
 static prep_text prep_write_set(prep_idx *imgs, prep_idx *labs, int count, int size, const char *outdir, const char *set)
 {
@@ -239,6 +240,7 @@ static prep_text prep_write_set(prep_idx *imgs, prep_idx *labs, int count, int s
     prep_text list = {0};
     int i, j, written = 0;
     int w = imgs->cols, h = imgs->rows;
+    int ow = size > 0 ? size : w, oh = size > 0 ? size : h;
     double start = what_time_is_it_now();
     image im = make_image(w, h, 1);
     for(i = 0; i < count; ++i){
@@ -247,15 +249,15 @@ static prep_text prep_write_set(prep_idx *imgs, prep_idx *labs, int count, int s
         snprintf(path, sizeof(path), "%s.png", prefix);
         prep_check_label(path, outdir, cls);
         prep_append(&list, path);
-        if(!prep_png_is(path, size, size)){
+        if(!prep_png_is(path, ow, oh)){
             const unsigned char *px = imgs->data + (size_t)i*w*h;
             for(j = 0; j < w*h; ++j) im.data[j] = px[j]/255.f;
-            if(size == w && size == h){
+            if(ow == w && oh == h){
                 sal_save_png(im, prefix);
             } else {
-                image r = resize_image(im, size, size);
+                image r = resize_image(im, ow, oh);
                 /* to the nearest byte value: darknet's writer truncates */
-                for(j = 0; j < size*size; ++j){
+                for(j = 0; j < ow*oh; ++j){
                     float v = floorf(r.data[j]*255.f + .5f)/255.f;
                     r.data[j] = v < 0 ? 0 : (v > 1 ? 1 : v);
                 }
@@ -303,7 +305,7 @@ void saliency_prepare(int argc, char **argv)
     for(i = 5; i < argc - 1; i += 2) if(!strcmp(argv[i], "-src")) src = argv[i+1];
     int ntrain = prep_count_flag(argc, argv, "-train", -1);
     int ntest = prep_count_flag(argc, argv, "-test", -1);
-    int size = prep_count_flag(argc, argv, "-size", 28);
+    int size = prep_count_flag(argc, argv, "-size", 0);
     if(size > 1024) sal_die("-size %d: at most 1024", size);
     size_t outlen = strlen(outdir);
     while(outlen > 1 && outdir[outlen-1] == '/') outdir[--outlen] = 0;
@@ -324,7 +326,7 @@ void saliency_prepare(int argc, char **argv)
         if(counts[i] < 0) counts[i] = imgs.n;
         if(counts[i] > imgs.n) sal_die("-%s %d: '%s' holds %d images", sets[i], counts[i], imgs.path, imgs.n);
         printf("%s: %d of %d images of %dx%d from %s -> %s/%s/ (%dx%d PNGs)\n", sets[i], counts[i], imgs.n,
-               imgs.cols, imgs.rows, imgs.path, outdir, sets[i], size, size);
+               imgs.cols, imgs.rows, imgs.path, outdir, sets[i], size > 0 ? size : imgs.cols, size > 0 ? size : imgs.rows);
         lists[i] = prep_write_set(&imgs, &labs, counts[i], size, outdir, sets[i]);
         free(imgs.raw);
         free(labs.raw);

@@ -1,0 +1,307 @@
+// check_prepare.c: `darknet saliency prepare fashion-mnist` on tiny synthetic idx files (gzipped
+// with gzip, as Debian ships them): PNG pixels, lists darknet's own fill_truth reads back
+// correctly, labels/names/data cfg, re-runs that keep files, and damaged inputs that must fail
+// with a message naming the file. Runs the binary named by $DARKNET (default ./darknet).
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "darknet.h"
+#include "data.h"
+
+#define NTRAIN 5
+#define NTEST 3
+#define ROWS 3
+#define COLS 4
+
+static const unsigned char train_labels[NTRAIN] = {0, 6, 9, 3, 7};
+static const unsigned char test_labels[NTEST] = {8, 5, 6};
+static const char *tokens[10] = {"tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"};
+
+static char tmp[256];   // this test's directory, made fresh for each test
+
+static const char *darknet_bin(void)
+{
+    const char *d = getenv("DARKNET");
+    return d && d[0] ? d : "./darknet";
+}
+
+// the pixel byte of image i at (y, x): distinct per image and position, covering 0 and 255
+static unsigned char pixel(int set, int i, int y, int x)
+{
+    if (i == 0 && y == 0 && x == 0) return 0;
+    if (i == 0 && y == ROWS - 1 && x == COLS - 1) return 255;
+    return (unsigned char)(set*101 + i*37 + y*COLS*5 + x*7 + 3);
+}
+
+static void put32(FILE *f, unsigned v)
+{
+    unsigned char b[4] = {v >> 24, v >> 16, v >> 8, v};
+    fwrite(b, 1, 4, f);
+}
+
+// writes <tmp>/src/<base>-images-idx3-ubyte with a header announcing n_head images and n_data
+// images of data, and the matching labels file; gzips both unless plain
+static void write_idx(const char *base, int set, int n_head, int n_data, const unsigned char *labels, unsigned magic)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/src/%s-images-idx3-ubyte", tmp, base);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    put32(f, magic);
+    put32(f, n_head);
+    put32(f, ROWS);
+    put32(f, COLS);
+    for (int i = 0; i < n_data; i++)
+        for (int y = 0; y < ROWS; y++)
+            for (int x = 0; x < COLS; x++) fputc(pixel(set, i, y, x), f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/src/%s-labels-idx1-ubyte", tmp, base);
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    put32(f, 2049);
+    put32(f, n_head);
+    fwrite(labels, 1, n_head, f);
+    fclose(f);
+}
+
+static void gzip_src(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "gzip -f %s/src/*-ubyte", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void make_good_src(void)
+{
+    write_idx("train", 0, NTRAIN, NTRAIN, train_labels, 2051);
+    write_idx("t10k", 1, NTEST, NTEST, test_labels, 2051);
+    gzip_src();
+}
+
+// runs darknet saliency prepare with extra arguments; the exit status, its output in out
+static int prepare(const char *outdir, const char *extra, char *out, size_t n)
+{
+    char cmd[2048], log[512];
+    snprintf(log, sizeof(log), "%s/log", tmp);
+    snprintf(cmd, sizeof(cmd), "%s saliency prepare fashion-mnist %s/%s -src %s/src %s > %s 2>&1",
+             darknet_bin(), tmp, outdir, tmp, extra, log);
+    int st = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t got = f ? fread(out, 1, n - 1, f) : 0;
+    out[got] = 0;
+    if (f) fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void setup(void)
+{
+    strcpy(tmp, "/tmp/check_prepare.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmp));
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/src", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void teardown(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
+    if (strncmp(tmp, "/tmp/check_prepare.", 19) == 0) ck_assert_int_eq(system(cmd), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+START_TEST(writes_pngs_lists_and_data_cfg)
+{
+    char out[8192], path[512];
+    make_good_src();
+    ck_assert_msg(prepare("out", "", out, sizeof(out)) == 0, "prepare failed: %s", out);
+
+    // the lists: one path per image, in order, its class in its name
+    snprintf(path, sizeof(path), "%s/out/train.list", tmp);
+    char *txt = slurp(path);
+    ck_assert_ptr_nonnull(txt);
+    char want[4096] = "";
+    for (int i = 0; i < NTRAIN; i++) {
+        char line[512];
+        snprintf(line, sizeof(line), "%s/out/train/%05d_%s.png\n", tmp, i, tokens[train_labels[i]]);
+        strcat(want, line);
+    }
+    ck_assert_str_eq(txt, want);
+    snprintf(path, sizeof(path), "%s/out/test.list", tmp);
+    txt = slurp(path);
+    ck_assert_ptr_nonnull(txt);
+    want[0] = 0;
+    for (int i = 0; i < NTEST; i++) {
+        char line[512];
+        snprintf(line, sizeof(line), "%s/out/test/%05d_%s.png\n", tmp, i, tokens[test_labels[i]]);
+        strcat(want, line);
+    }
+    ck_assert_str_eq(txt, want);
+
+    snprintf(path, sizeof(path), "%s/out/labels.txt", tmp);
+    ck_assert_str_eq(slurp(path), "_tshirt.\n_trouser.\n_pullover.\n_dress.\n_coat.\n_sandal.\n_shirt.\n_sneaker.\n_bag.\n_boot.\n");
+    snprintf(path, sizeof(path), "%s/out/names.txt", tmp);
+    ck_assert_str_eq(slurp(path), "t-shirt\ntrouser\npullover\ndress\ncoat\nsandal\nshirt\nsneaker\nbag\nankle-boot\n");
+
+    // the data cfg, read back the way darknet reads it
+    snprintf(path, sizeof(path), "%s/out/fashion.data", tmp);
+    list *opts = read_data_cfg(path);
+    ck_assert_int_eq(option_find_int(opts, "classes", 0), 10);
+    char expect[512];
+    snprintf(expect, sizeof(expect), "%s/out/train.list", tmp);
+    ck_assert_str_eq(option_find_str(opts, "train", ""), expect);
+    snprintf(expect, sizeof(expect), "%s/out/test.list", tmp);
+    ck_assert_str_eq(option_find_str(opts, "valid", ""), expect);
+    snprintf(expect, sizeof(expect), "%s/out/backup", tmp);
+    ck_assert_str_eq(option_find_str(opts, "backup", ""), expect);
+    ck_assert_int_eq(access(expect, W_OK), 0);
+    char **labels = get_labels(option_find_str(opts, "labels", ""));
+
+    // every path gets exactly its class through darknet's fill_truth; every PNG has the pixels
+    // (loaded as colour: darknet's OpenCV loader swaps planes 0 and 2 of a 1-channel image too,
+    // writing past its end; a grey PNG gives three equal planes, plane 0 is checked)
+    for (int i = 0; i < NTRAIN; i++) {
+        snprintf(path, sizeof(path), "%s/out/train/%05d_%s.png", tmp, i, tokens[train_labels[i]]);
+        float truth[10];
+        fill_truth(path, labels, 10, truth);
+        for (int k = 0; k < 10; k++) ck_assert_msg(truth[k] == (k == train_labels[i]), "%s: class %d", path, k);
+        image im = load_image(path, 0, 0, 3);
+        ck_assert_int_eq(im.w, COLS);
+        ck_assert_int_eq(im.h, ROWS);
+        for (int y = 0; y < ROWS; y++)
+            for (int x = 0; x < COLS; x++)
+                ck_assert_msg(im.data[y*COLS + x] == pixel(0, i, y, x)/255.f, "%s (%d,%d): %f, want %d/255",
+                              path, y, x, im.data[y*COLS + x], pixel(0, i, y, x));
+        free_image(im);
+    }
+    snprintf(path, sizeof(path), "%s/out/test/00002_shirt.png", tmp);
+    image im = load_image(path, 0, 0, 3);
+    ck_assert_float_eq(im.data[5], pixel(1, 2, 1, 1)/255.f);
+    free_image(im);
+}
+END_TEST
+
+START_TEST(rerun_keeps_files_and_counts_resize)
+{
+    char out[8192], path[512];
+    make_good_src();
+    ck_assert_msg(prepare("out", "-train 2 -test 1", out, sizeof(out)) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "2 written") != NULL, "%s", out);
+    ck_assert_msg(prepare("out", "-train 2 -test 1", out, sizeof(out)) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "0 written, 2 already there") != NULL, "second run rewrote files: %s", out);
+    snprintf(path, sizeof(path), "%s/out/train.list", tmp);
+    char *txt = slurp(path);
+    ck_assert_ptr_nonnull(txt);
+    int lines = 0;
+    for (char *p = txt; *p; p++) lines += *p == '\n';
+    ck_assert_int_eq(lines, 2);
+
+    // another -size rewrites the kept files at the new size
+    ck_assert_msg(prepare("out", "-train 2 -test 1 -size 8", out, sizeof(out)) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "2 written") != NULL, "%s", out);
+    snprintf(path, sizeof(path), "%s/out/train/00001_shirt.png", tmp);
+    image im = load_image(path, 0, 0, 3);
+    ck_assert_int_eq(im.w, 8);
+    ck_assert_int_eq(im.h, 8);
+    free_image(im);
+
+    // more images than the file has
+    ck_assert_int_ne(prepare("out", "-train 6", out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "train-images-idx3-ubyte.gz' holds 5 images") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(truncated_image_file_fails_naming_it)
+{
+    char out[8192];
+    write_idx("train", 0, NTRAIN, NTRAIN - 1, train_labels, 2051);  // header says 5, data holds 4
+    write_idx("t10k", 1, NTEST, NTEST, test_labels, 2051);
+    gzip_src();
+    ck_assert_int_eq(prepare("out", "", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "/src/train-images-idx3-ubyte.gz' is cut short") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(damaged_gzip_fails_naming_it)
+{
+    char out[8192], cmd[2048];
+    make_good_src();
+    // keep the first 30 bytes of the gzip stream only
+    snprintf(cmd, sizeof(cmd), "head -c 30 %s/src/t10k-labels-idx1-ubyte.gz > %s/cut && mv %s/cut %s/src/t10k-labels-idx1-ubyte.gz",
+             tmp, tmp, tmp, tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(prepare("out", "", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "/src/t10k-labels-idx1-ubyte.gz' is not a whole gzip file") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(wrong_magic_and_missing_files_fail)
+{
+    char out[8192];
+    write_idx("train", 0, NTRAIN, NTRAIN, train_labels, 2049);  // a label magic on an image file
+    write_idx("t10k", 1, NTEST, NTEST, test_labels, 2051);
+    gzip_src();
+    ck_assert_int_eq(prepare("out", "", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "train-images-idx3-ubyte.gz' is not an idx image file: magic number 2049, expected 2051") != NULL, "%s", out);
+
+    // no source files at all
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -f %s/src/*", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(prepare("out", "", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "train-images-idx3-ubyte.gz' (nor") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(plain_idx_files_are_read_too)
+{
+    char out[8192], path[512];
+    write_idx("train", 0, NTRAIN, NTRAIN, train_labels, 2051);
+    write_idx("t10k", 1, NTEST, NTEST, test_labels, 2051);
+    ck_assert_msg(prepare("out", "", out, sizeof(out)) == 0, "%s", out);
+    snprintf(path, sizeof(path), "%s/out/train/00004_sneaker.png", tmp);
+    ck_assert_int_eq(access(path, R_OK), 0);
+}
+END_TEST
+
+START_TEST(out_dir_holding_a_label_is_refused)
+{
+    char out[8192];
+    make_good_src();
+    // "x_bag.d/" holds "_bag.": darknet would see two classes in every path
+    ck_assert_int_eq(prepare("x_bag.d", "", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "darknet would read the class of") != NULL, "%s", out);
+}
+END_TEST
+
+Suite *make_prepare_suite(void)
+{
+    Suite *s = suite_create("prepare");
+    TCase *tc = tcase_create("fashion-mnist");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, writes_pngs_lists_and_data_cfg);
+    tcase_add_test(tc, rerun_keeps_files_and_counts_resize);
+    tcase_add_test(tc, truncated_image_file_fails_naming_it);
+    tcase_add_test(tc, damaged_gzip_fails_naming_it);
+    tcase_add_test(tc, wrong_magic_and_missing_files_fail);
+    tcase_add_test(tc, plain_idx_files_are_read_too);
+    tcase_add_test(tc, out_dir_holding_a_label_is_refused);
+    suite_add_tcase(s, tc);
+    return s;
+}
