@@ -104,6 +104,14 @@ demo: darknet
 bench: darknet
 	scripts/bench.sh
 
+# ---- bench: training step --------------------------------------------------------------------
+# The step-timing driver against this build's libdarknet.a; scripts/bench.sh builds it once with
+# BLAS=1 and once with BLAS=0 (each in its own BUILD). Only the library is built: ./darknet stays.
+$(BUILD)/bench_train: bench/bench_train.c setup $(DK)/.patched
+	$(MAKE) -C $(DK) $(DKFLAGS) -j2 --no-print-directory obj libdarknet.a
+	$(CC) $(TCFLAGS) $< -o $@ $(TLIBS)
+# ---- end bench: training step ----------------------------------------------------------------
+
 clean:
 	rm -rf $(BUILD)/tests $(BUILD)/check_all darknet
 	-$(MAKE) -C $(DK) clean >/dev/null 2>&1

@@ -1,0 +1,106 @@
+// bench_train.c: times darknet's plain training step (forward, backward, weight update:
+// train_network_datum) on one fixed random batch, so no data loading is measured. Prints one
+// RESULT line (median/min/max seconds per step after warm-up, peak RSS) for scripts/bench.sh.
+// One configuration per process: peak RSS (getrusage ru_maxrss) belongs to that configuration.
+//
+// usage: bench_train CFG [-steps N] [-warmup W] [-threads T] [-seed S]
+//                        [-reg tv|ssim -method exact|finite -lambda L]
+//   batch, width and height come from CFG ([net] batch, subdivisions=1, width, height).
+//   -reg times the regularized step (onehot formulation) instead: not wired in yet, exit status 3
+//   (scripts/bench.sh then writes TODO in those rows).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <math.h>
+#include <sys/resource.h>
+#include "darknet.h"
+#include "gemm.h"   // gemm_backend, gemm_set_threads (patch 0011)
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;   // Linux: kilobytes
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    if(argc < 2){
+        fprintf(stderr, "usage: %s CFG [-steps N] [-warmup W] [-threads T] [-seed S]\n", argv[0]);
+        return 2;
+    }
+    int steps = find_int_arg(argc, argv, "-steps", 10);
+    int warmup = find_int_arg(argc, argv, "-warmup", 2);
+    int threads = find_int_arg(argc, argv, "-threads", 1);
+    int seed = find_int_arg(argc, argv, "-seed", 1);
+    char *cfg = argv[1];
+    char *reg = find_char_arg(argc, argv, "-reg", 0);
+    char *method = find_char_arg(argc, argv, "-method", "exact");
+    float lambda = find_float_arg(argc, argv, "-lambda", 0.5f);
+    if(steps < 1 || warmup < 0 || threads < 1){
+        fprintf(stderr, "bench_train: -steps must be >= 1, -warmup >= 0, -threads >= 1\n");
+        return 2;
+    }
+
+    gemm_set_threads(threads);
+    srand(seed);
+    double base_mb = peak_rss_mb();
+    network *net = load_network(cfg, 0, 1);
+    if(net->subdivisions != 1){
+        fprintf(stderr, "bench_train: %s: [net] subdivisions=%d, want 1 (a step is one batch)\n", cfg, net->subdivisions);
+        return 2;
+    }
+
+    // One random batch: pixels in [0, 1), one random class per image (one-hot truth).
+    int B = net->batch;
+    for(int i = 0; i < net->inputs * B; ++i) net->input[i] = rand() / (RAND_MAX + 1.0f);
+    memset(net->truth, 0, sizeof(float) * net->truths * B);
+    for(int b = 0; b < B; ++b) net->truth[b * net->truths + rand() % net->truths] = 1;
+
+    // TODO(double-backprop engine): the regularized step. Replace this block by a call that does
+    // one full regularized training step on net (primal forward, input-gradient sweep of the
+    // onehot formulation, regularizer `reg` with weight lambda, `method` exact or finite, update),
+    // e.g. `loss = dbp_step(net, ...)` in the loop below instead of train_network_datum(net), and
+    // print the same RESULT line with mode=<method>-<reg>. scripts/bench.sh already asks for
+    // -reg tv|ssim -method exact|finite and fills its table from the RESULT lines.
+    if(reg){
+        fprintf(stderr, "bench_train: -reg %s -method %s -lambda %g: the regularized step is not wired "
+                "in yet (TODO in bench/bench_train.c)\n", reg, method, lambda);
+        free_network(net);
+        return 3;
+    }
+
+    double *t = calloc(steps, sizeof(double));
+    float loss = 0;
+    for(int i = 0; i < warmup + steps; ++i){
+        double t0 = now_sec();
+        loss = train_network_datum(net);
+        double dt = now_sec() - t0;
+        if(i >= warmup) t[i - warmup] = dt;
+    }
+    qsort(t, steps, sizeof(double), cmp_double);
+    double median = (steps % 2) ? t[steps / 2] : 0.5 * (t[steps / 2 - 1] + t[steps / 2]);
+
+    printf("RESULT system=darknet mode=plain gemm=%s threads=%d batch=%d size=%dx%d steps=%d warmup=%d "
+           "median_s=%.4f min_s=%.4f max_s=%.4f peak_rss_mb=%.0f base_rss_mb=%.0f loss=%g\n",
+           gemm_backend(), threads, B, net->w, net->h, steps, warmup,
+           median, t[0], t[steps - 1], peak_rss_mb(), base_mb, loss);
+    if(!isfinite(loss)) fprintf(stderr, "bench_train: warning: loss is %g\n", loss);
+    free(t);
+    free_network(net);
+    return 0;
+}
