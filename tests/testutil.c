@@ -21,14 +21,26 @@ void tu_fill(float *x, int n, float lo, float hi, uint64_t *rng)
     for (int i = 0; i < n; i++) x[i] = lo + (hi - lo) * tu_uniform(rng);
 }
 
+static char tmpdir[256];
+static pid_t tmpdir_owner;
+
+static void remove_tmpdir(void)
+{
+    if (getpid() != tmpdir_owner) return;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
 const char *tu_tmpdir(void)
 {
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/saliency-test-XXXXXX");
-        if (!mkdtemp(dir)) { perror("mkdtemp"); exit(2); }
+    if (!tmpdir[0]) {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/saliency-test-XXXXXX");
+        if (!mkdtemp(tmpdir)) { perror("mkdtemp"); exit(2); }
+        tmpdir_owner = getpid();
+        atexit(remove_tmpdir);
     }
-    return dir;
+    return tmpdir;
 }
 
 void tu_path(char *out, int n, const char *name)

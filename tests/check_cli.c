@@ -1,0 +1,221 @@
+// check_cli.c: `darknet saliency map` end to end (the binary named by $DARKNET), its outputs
+// against the engine called in-process, and its errors on bad input.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "darknet.h"
+#include "engine.h"
+#include "testutil.h"
+
+static const char *CFG =
+    "[net]\nbatch=1\nwidth=16\nheight=12\nchannels=3\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n"
+    "[avgpool]\n[softmax]\n";
+static const char *OTHER_CFG =
+    "[net]\nbatch=1\nwidth=16\nheight=12\nchannels=3\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=5\nsize=3\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n"
+    "[avgpool]\n[softmax]\n";
+
+static char P_CFG[512], P_OTHER[512], P_W[512], P_WOTHER[512], P_WTRUNC[512], P_DATA[512], P_NAMES[512],
+            P_IMG[512], P_TXT[512], P_CFG4[512];
+
+static void write_weights(const char *cfg_path, const char *w_path, uint64_t seed)
+{
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    network *net = parse_network_cfg((char *)cfg_path);
+    tu_randomize(net, seed);
+    save_weights(net, (char *)w_path);
+    fclose(stderr);
+    stderr = saved;
+    free_network(net);
+}
+
+static void setup(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    tu_path(P_CFG, sizeof P_CFG, "cli.cfg");
+    tu_path(P_OTHER, sizeof P_OTHER, "other.cfg");
+    tu_path(P_CFG4, sizeof P_CFG4, "four.cfg");
+    tu_path(P_W, sizeof P_W, "cli.weights");
+    tu_path(P_WOTHER, sizeof P_WOTHER, "other.weights");
+    tu_path(P_WTRUNC, sizeof P_WTRUNC, "trunc.weights");
+    tu_path(P_DATA, sizeof P_DATA, "cli.data");
+    tu_path(P_NAMES, sizeof P_NAMES, "cli.names");
+    tu_path(P_IMG, sizeof P_IMG, "img.png");
+    tu_path(P_TXT, sizeof P_TXT, "notimage.png");
+    tu_write_text(P_CFG, CFG);
+    tu_write_text(P_OTHER, OTHER_CFG);
+    char four[512];
+    snprintf(four, sizeof four, "%s", CFG);
+    memcpy(strstr(four, "channels=3"), "channels=4", 10);
+    tu_write_text(P_CFG4, four);
+    write_weights(P_CFG, P_W, 3);
+    write_weights(P_OTHER, P_WOTHER, 4);
+    // a truncated copy: the last 10 bytes missing
+    FILE *f = fopen(P_W, "rb");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(n);
+    ck_assert(fread(buf, 1, n, f) == (size_t)n);
+    fclose(f);
+    f = fopen(P_WTRUNC, "wb");
+    fwrite(buf, 1, n - 10, f);
+    fclose(f);
+    free(buf);
+    tu_write_text(P_NAMES, "alpha\nbeta\ngamma\n");
+    char data[1024];
+    snprintf(data, sizeof data, "classes=3\nnames=%s\n", P_NAMES);
+    tu_write_text(P_DATA, data);
+    tu_write_text(P_TXT, "this is not an image\n");
+    image im = make_image(20, 15, 3);   // another size than the net: the loader resizes
+    uint64_t rng = 8;
+    tu_fill(im.data, 20 * 15 * 3, 0, 1, &rng);
+    char prefix[512];
+    snprintf(prefix, sizeof prefix, "%s/img", tu_tmpdir());
+    save_image_options(im, prefix, PNG, 0);
+    free_image(im);
+}
+
+// runs "$DARKNET saliency <args>", output (stdout+stderr) into out; returns the exit status
+static int run(const char *args, char *out, int outlen)
+{
+    const char *bin = getenv("DARKNET") ? getenv("DARKNET") : "./darknet";
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s saliency %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "cannot run %s", cmd);
+    int len = 0, c;
+    while ((c = fgetc(p)) != EOF) if (len < outlen - 1) out[len++] = (char)c;
+    out[len] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+START_TEST(map_writes_pictures_and_the_true_gradient)
+{
+    setup();
+    char args[4096], out[16384], prefix[512], raw[512];
+    snprintf(prefix, sizeof prefix, "%s/out", tu_tmpdir());
+    snprintf(raw, sizeof raw, "%s/g.f32", tu_tmpdir());
+    for (int form = 0; form < 3; form++) {
+        snprintf(args, sizeof args, "map %s %s %s %s -formulation %s -class 1 -out %s -raw %s",
+                 P_DATA, P_CFG, P_W, P_IMG, eng_form_name((eng_form)form), prefix, raw);
+        int rc = run(args, out, sizeof out);
+        ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+        ck_assert_msg(strstr(out, "predicted: ") && strstr(out, "explained: 1 beta"), "output: %s", out);
+        char heat[600], over[600];
+        snprintf(heat, sizeof heat, "%s_heat.png", prefix);
+        snprintf(over, sizeof over, "%s_overlay.png", prefix);
+        ck_assert(file_size(heat) > 0 && file_size(over) > 0);
+        int n = 16 * 12 * 3;
+        ck_assert_int_eq(file_size(raw), n * 4);
+        // the same image, network and class in-process: the raw file is +dS/dx
+        FILE *saved = stderr;
+        stderr = fopen("/dev/null", "w");
+        network *net = load_network(P_CFG, P_W, 0);
+        fclose(stderr);
+        stderr = saved;
+        set_batch_network(net, 1);
+        image im = load_image(P_IMG, 16, 12, 3);
+        char err[256];
+        eng *e = eng_init(net, err, sizeof err);
+        float truth[3] = {0, 1, 0};
+        float *g = malloc(n * sizeof(float)), *gf = malloc(n * sizeof(float));
+        uint64_t rng = 1;   // the CLI's default -seed
+        eng_heatmap(e, im.data, truth, (eng_form)form, 0, &rng, g);
+        FILE *f = fopen(raw, "rb");
+        ck_assert(fread(gf, sizeof(float), n, f) == (size_t)n);
+        fclose(f);
+        double gn = 0;
+        for (int i = 0; i < n; i++) {
+            ck_assert_msg(fabsf(g[i] - gf[i]) <= 1e-5f * (1 + fabsf(g[i])), "%s: raw[%d] %g, engine %g",
+                          eng_form_name((eng_form)form), i, gf[i], g[i]);
+            gn += fabsf(g[i]);
+        }
+        ck_assert(gn > 0);
+        free(g); free(gf); free_image(im);
+        eng_free(e);
+        free_network(net);
+    }
+}
+END_TEST
+
+START_TEST(map_gradxinput_and_defaults)
+{
+    setup();
+    char args[4096], out[16384], prefix[512];
+    snprintf(prefix, sizeof prefix, "%s/gxi", tu_tmpdir());
+    snprintf(args, sizeof args, "map %s %s %s %s -method gradxinput -out %s", P_DATA, P_CFG, P_W, P_IMG, prefix);
+    int rc = run(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    // without -class the predicted class is explained
+    int pred = -1, expl = -2;
+    char *p = strstr(out, "predicted: "), *q = strstr(out, "explained: ");
+    ck_assert(p && q);
+    sscanf(p, "predicted: %d", &pred);
+    sscanf(q, "explained: %d", &expl);
+    ck_assert_int_eq(pred, expl);
+}
+END_TEST
+
+// Each bad input: a non-zero exit and a message that names the culprit.
+START_TEST(map_errors_name_the_bad_input)
+{
+    setup();
+    char missing[512];
+    tu_path(missing, sizeof missing, "nothere.cfg");
+    struct { char args[4096]; const char *expect; } cases[12];
+    int nc = 0;
+#define CASE(expect_, ...) do { snprintf(cases[nc].args, sizeof cases[nc].args, __VA_ARGS__); cases[nc].expect = expect_; nc++; } while (0)
+    CASE("nothere.cfg", "map %s %s %s %s", P_DATA, missing, P_W, P_IMG);
+    CASE("nothere.cfg", "map %s %s %s %s", P_DATA, P_CFG, missing, P_IMG);
+    CASE("truncated", "map %s %s %s %s", P_DATA, P_CFG, P_WTRUNC, P_IMG);
+    CASE("does not fit cfg", "map %s %s %s %s", P_DATA, P_CFG, P_WOTHER, P_IMG);
+    CASE("nothere.cfg", "map %s %s %s %s", P_DATA, P_CFG, P_W, missing);
+    CASE("notimage.png", "map %s %s %s %s", P_DATA, P_CFG, P_W, P_TXT);
+    CASE("channels=4", "map %s %s '' %s", P_DATA, P_CFG4, P_IMG);
+    CASE("-formulation logit", "map %s %s %s %s -formulation logit", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-method", "map %s %s %s %s -method occlusion", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-class 7", "map %s %s %s %s -class 7", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("unknown option '-clas'", "map %s %s %s %s -clas 1", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("unknown verb", "frobnicate");
+#undef CASE
+    for (int i = 0; i < nc; i++) {
+        char out[16384];
+        int rc = run(cases[i].args, out, sizeof out);
+        ck_assert_msg(rc != 0 && rc < 128, "'%s': exit %d (want an error exit, not success or a crash): %s", cases[i].args, rc, out);
+        ck_assert_msg(strstr(out, cases[i].expect) != NULL, "'%s': message does not name '%s': %s", cases[i].args, cases[i].expect, out);
+    }
+}
+END_TEST
+
+Suite *make_cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("map");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, map_writes_pictures_and_the_true_gradient);
+    tcase_add_test(tc, map_gradxinput_and_defaults);
+    tcase_add_test(tc, map_errors_name_the_bad_input);
+    suite_add_tcase(s, tc);
+    return s;
+}
