@@ -112,6 +112,15 @@ $(BUILD)/bench_train: bench/bench_train.c setup $(DK)/.patched
 	$(CC) $(TCFLAGS) $< -o $@ $(TLIBS)
 # ---- end bench: training step ----------------------------------------------------------------
 
+# ---- bench: regularizers
+# Value+gradient throughput of every regularizer (bench/bench_reg.c), plain C without darknet;
+# scripts/bench.sh runs $(BUILD)/bench_reg.
+REG_BENCH_SRC := bench/bench_reg.c src/reg.c src/metrics.c src/ssim.c src/psnr_hvs.c
+$(BUILD)/bench_reg: $(REG_BENCH_SRC) src/reg.h src/metrics.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=gnu11 -Wall -Isrc $(REG_BENCH_SRC) -o $@ -lm
+# ---- end bench: regularizers
+
 clean:
 	rm -rf $(BUILD)/tests $(BUILD)/check_all darknet
 	-$(MAKE) -C $(DK) clean >/dev/null 2>&1

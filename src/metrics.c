@@ -2,6 +2,7 @@
 // MSE/PSNR, total variation, gradient difference, Sobel edges, Pearson correlation), each forward
 // directly above its backward. SSIM is in ssim.c, PSNR-HVS(-M) in psnr_hvs.c.
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "metrics.h"
 
@@ -192,40 +193,77 @@ int sobel_forward(const float *t, int c, int h, int w, float *ky, float *kx)
     return MET_OK;
 }
 
+// p (H+2, W+2): rows and columns 0 and H+1 / W+1 filled by REFLECT from the interior
+static void reflect_pad(float *p, int h, int w)
+{
+    int wp = w + 2;
+    memcpy(p, p + 2 * wp, (size_t)wp * sizeof(float));
+    memcpy(p + (size_t)(h + 1) * wp, p + (size_t)(h - 1) * wp, (size_t)wp * sizeof(float));
+    for (int r = 0; r < h + 2; r++) {
+        p[r * wp] = p[r * wp + 2];
+        p[r * wp + w + 1] = p[r * wp + w - 1];
+    }
+}
+
+// the adjoint of reflect_pad: the border entries of dp (H+2, W+2) are added to their sources
+static void reflect_pad_t(float *dp, int h, int w)
+{
+    int wp = w + 2;
+    for (int r = 0; r < h + 2; r++) {
+        dp[r * wp + 2] += dp[r * wp];
+        dp[r * wp + w - 1] += dp[r * wp + w + 1];
+    }
+    for (int j = 0; j < wp; j++) {
+        dp[2 * wp + j] += dp[j];
+        dp[(size_t)(h - 1) * wp + j] += dp[(size_t)(h + 1) * wp + j];
+    }
+}
+
 int sobel_metric(const float *a, const float *b, int c, int h, int w, double *value, float *da)
 {
-    // a (C, H, W), b (C, H, W), da (C, H, W). Ky*a - Ky*b = Ky*(a - b): each position reads the
-    // nine reflected neighbours of the difference.
+    // a (C, H, W), b (C, H, W), da (C, H, W). Ky*a - Ky*b = Ky*(a - b): the difference is padded
+    // once per channel, then both responses are row sweeps; the backward sweeps the adjoint taps
+    // into a padded gradient and folds the padding back.
     if (h < 2 || w < 2) return MET_ESIZE;
+    int wp = w + 2;
+    size_t np = (size_t)(h + 2) * wp;
+    // pad (H+2, W+2), dpad (H+2, W+2), ty, tx (W): one row of responses
+    float *buf = malloc((2 * np + 2 * (size_t)w) * sizeof(float));
+    if (!buf) return MET_ENOMEM;
+    float *pad = buf, *dpad = buf + np, *ty = dpad + np, *tx = ty + w;
     double s = 0;
     for (int ch = 0; ch < c; ch++) {
         size_t o = (size_t)ch * h * w;
-        const float *pa = a + o, *pb = b + o;
-        float *d = da ? da + o : 0;
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++) pad[(i + 1) * wp + j + 1] = a[o + i * w + j] - b[o + i * w + j];
+        reflect_pad(pad, h, w);
+        if (da) memset(dpad, 0, np * sizeof(float));
         for (int i = 0; i < h; i++) {
-            int rows[3] = {reflect1(i - 1, h), i, reflect1(i + 1, h)};
+            const float *restrict rm = pad + (size_t)i * wp, *restrict r0 = rm + wp, *restrict rp = r0 + wp;
+            float *restrict y = ty, *restrict x = tx;
             for (int j = 0; j < w; j++) {
-                int cols[3] = {reflect1(j - 1, w), j, reflect1(j + 1, w)};
-                float v[3][3];
-                for (int y = 0; y < 3; y++)
-                    for (int x = 0; x < 3; x++) {
-                        int k = rows[y] * w + cols[x];
-                        v[y][x] = pa[k] - pb[k];
-                    }
-                float gy = (v[2][0] + 2 * v[2][1] + v[2][2]) - (v[0][0] + 2 * v[0][1] + v[0][2]);
-                float gx = (v[0][2] + 2 * v[1][2] + v[2][2]) - (v[0][0] + 2 * v[1][0] + v[2][0]);
-                s += (double)gy * gy + (double)gx * gx;
-                if (!d) continue;
-                // the adjoint: each tap sends K[y][x] * 2 * response back to its (reflected) source
-                static const float ky[3][3] = {{-1, -2, -1}, {0, 0, 0}, {1, 2, 1}};
-                static const float kx[3][3] = {{-1, 0, 1}, {-2, 0, 2}, {-1, 0, 1}};
-                float ty = 2 * gy, tx = 2 * gx;
-                for (int y = 0; y < 3; y++)
-                    for (int x = 0; x < 3; x++)
-                        d[rows[y] * w + cols[x]] += ky[y][x] * ty + kx[y][x] * tx;
+                y[j] = (rp[j] + 2 * rp[j + 1] + rp[j + 2]) - (rm[j] + 2 * rm[j + 1] + rm[j + 2]);
+                x[j] = (rm[j + 2] + 2 * r0[j + 2] + rp[j + 2]) - (rm[j] + 2 * r0[j] + rp[j]);
             }
+            for (int j = 0; j < w; j++) s += (double)y[j] * y[j] + (double)x[j] * x[j];
+            if (!da) continue;
+            // d/d(response) of the squares is 2*response; each tap sends K * that to its source
+            float *restrict dm = dpad + (size_t)i * wp, *restrict d0 = dm + wp, *restrict dq = d0 + wp;
+            for (int j = 0; j < w; j++) { float gy = 2 * y[j], gx = 2 * x[j]; dm[j] += -gy - gx; }
+            for (int j = 0; j < w; j++) dm[j + 1] += -4 * y[j];
+            for (int j = 0; j < w; j++) dm[j + 2] += 2 * (x[j] - y[j]);
+            for (int j = 0; j < w; j++) d0[j] += -4 * x[j];
+            for (int j = 0; j < w; j++) d0[j + 2] += 4 * x[j];
+            for (int j = 0; j < w; j++) dq[j] += 2 * (y[j] - x[j]);
+            for (int j = 0; j < w; j++) dq[j + 1] += 4 * y[j];
+            for (int j = 0; j < w; j++) dq[j + 2] += 2 * (y[j] + x[j]);
         }
+        if (!da) continue;
+        reflect_pad_t(dpad, h, w);
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++) da[o + i * w + j] += dpad[(i + 1) * wp + j + 1];
     }
+    free(buf);
     *value = s;
     return MET_OK;
 }

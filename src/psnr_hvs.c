@@ -49,39 +49,38 @@ static void dct_matrix(double *cm)
             cm[k * 8 + i] = (k ? 0.5 : sqrt(1.0 / 8)) * cos(M_PI * (2 * i + 1) * k / 16);
 }
 
-// f (8, 8) = C x C^T
-static void dct8(const double *cm, const double *x, double *f)
+// f (8, 8) = C x C^T; cm is C, ct its transpose. The loops are axpys over rows of 8 (no
+// reduction chains), which the compiler vectorises.
+static void dct8(const double *restrict cm, const double *restrict ct, const double *restrict x, double *restrict f)
 {
-    double t[64];
+    double t[64] = {0};
+    for (int k = 0; k < 8; k++)
+        for (int i = 0; i < 8; i++) {
+            double c = cm[k * 8 + i];
+            for (int j = 0; j < 8; j++) t[k * 8 + j] += c * x[i * 8 + j];
+        }
+    memset(f, 0, 64 * sizeof(double));
     for (int k = 0; k < 8; k++)
         for (int j = 0; j < 8; j++) {
-            double s = 0;
-            for (int i = 0; i < 8; i++) s += cm[k * 8 + i] * x[i * 8 + j];
-            t[k * 8 + j] = s;
-        }
-    for (int k = 0; k < 8; k++)
-        for (int l = 0; l < 8; l++) {
-            double s = 0;
-            for (int j = 0; j < 8; j++) s += t[k * 8 + j] * cm[l * 8 + j];
-            f[k * 8 + l] = s;
+            double v = t[k * 8 + j];
+            for (int l = 0; l < 8; l++) f[k * 8 + l] += v * ct[j * 8 + l];
         }
 }
 
 // x (8, 8) = C^T f C, the adjoint (and inverse) of dct8
-static void idct8(const double *cm, const double *f, double *x)
+static void idct8(const double *restrict cm, const double *restrict ct, const double *restrict f, double *restrict x)
 {
-    double t[64];
+    double t[64] = {0};
+    for (int i = 0; i < 8; i++)
+        for (int k = 0; k < 8; k++) {
+            double c = ct[i * 8 + k];
+            for (int l = 0; l < 8; l++) t[i * 8 + l] += c * f[k * 8 + l];
+        }
+    memset(x, 0, 64 * sizeof(double));
     for (int i = 0; i < 8; i++)
         for (int l = 0; l < 8; l++) {
-            double s = 0;
-            for (int k = 0; k < 8; k++) s += cm[k * 8 + i] * f[k * 8 + l];
-            t[i * 8 + l] = s;
-        }
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++) {
-            double s = 0;
-            for (int l = 0; l < 8; l++) s += t[i * 8 + l] * cm[l * 8 + j];
-            x[i * 8 + j] = s;
+            double v = t[i * 8 + l];
+            for (int j = 0; j < 8; j++) x[i * 8 + j] += v * cm[l * 8 + j];
         }
 }
 
@@ -113,13 +112,14 @@ static double hvs_mask(const double *x, const double *f, const double *m)
 
 // S of one plane of a against b (H, W) with table csf, times weight; da (H, W) += weight * dS/da.
 static double hvs_plane(const float *a, const float *b, int h, int w, const double *csf, int masking,
-                        double weight, const double *cm, float *da)
+                        double weight, const double *cm, const double *ct, float *da)
 {
     int ny = (h - 8) / HVS_STEP + 1, nx = (w - 8) / HVS_STEP + 1;
     double norm = weight / (64.0 * ny * nx);
-    double mask[64], t2[64];
+    double mask[64], imask[64], t2[64];
     for (int i = 0; i < 64; i++) {
         mask[i] = (hvs_kappa * csf[i]) * (hvs_kappa * csf[i]);
+        imask[i] = 1.0 / mask[i];
         t2[i] = csf[i] * csf[i];
     }
     double total = 0;
@@ -133,16 +133,16 @@ static double hvs_plane(const float *a, const float *b, int h, int w, const doub
                     xb[y * 8 + x] = b[k];
                     xd[y * 8 + x] = (double)b[k] - a[k];
                 }
-            dct8(cm, xd, fd); // F^b - F^a
+            dct8(cm, ct, xd, fd); // F^b - F^a
             double em = 0;
             if (masking) {
-                dct8(cm, xb, fb);
+                dct8(cm, ct, xb, fb);
                 em = hvs_mask(xb, fb, mask);
             }
             double s = 0;
             for (int i = 0; i < 64; i++) {
-                double e = fabs(fd[i]);
-                double del = (i == 0 || em == 0) ? e : (e > em / mask[i] ? e - em / mask[i] : 0);
+                double e = fabs(fd[i]), thr = i ? em * imask[i] : 0;
+                double del = e > thr ? e - thr : 0;
                 s += t2[i] * del * del;
                 // d (T del)^2 / d F^a = -2 T^2 del sign(F^b - F^a)
                 g[i] = fd[i] > 0 ? -2 * t2[i] * del : (fd[i] < 0 ? 2 * t2[i] * del : 0);
@@ -150,7 +150,7 @@ static double hvs_plane(const float *a, const float *b, int h, int w, const doub
             total += s;
             if (!da) continue;
             for (int i = 0; i < 64; i++) g[i] *= norm;
-            idct8(cm, g, gx);
+            idct8(cm, ct, g, gx);
             for (int y = 0; y < 8; y++)
                 for (int x = 0; x < 8; x++)
                     da[(size_t)(y0 + y) * w + x0 + x] += (float)gx[y * 8 + x];
@@ -168,13 +168,15 @@ int hvs_error(const float *a, const float *b, int c, int h, int w, int masking, 
 {
     // a (C, H, W), b (C, H, W), da (C, H, W)
     if (h < 8 || w < 8) return MET_ESIZE;
-    double cm[64];
+    double cm[64], ct[64];
     dct_matrix(cm);
+    for (int k = 0; k < 8; k++)
+        for (int i = 0; i < 8; i++) ct[i * 8 + k] = cm[k * 8 + i];
     size_t hw = (size_t)h * w;
     if (c != 3) {
         double total = 0, wt = c == 1 ? 1.0 : 1.0 / c;
         for (int ch = 0; ch < c; ch++)
-            total += hvs_plane(a + ch * hw, b + ch * hw, h, w, csf_y, masking, wt, cm, da ? da + ch * hw : 0);
+            total += hvs_plane(a + ch * hw, b + ch * hw, h, w, csf_y, masking, wt, cm, ct, da ? da + ch * hw : 0);
         *s = total;
         return MET_OK;
     }
@@ -191,7 +193,7 @@ int hvs_error(const float *a, const float *b, int c, int h, int w, int masking, 
     const double *tab[3] = {csf_y, csf_cb, csf_cr};
     double total = 0;
     for (int p = 0; p < 3; p++)
-        total += hvs_plane(ya + p * hw, yb + p * hw, h, w, tab[p], masking, wt[p], cm, da ? dy + p * hw : 0);
+        total += hvs_plane(ya + p * hw, yb + p * hw, h, w, tab[p], masking, wt[p], cm, ct, da ? dy + p * hw : 0);
     if (da) {
         // the transpose of the colour matrix
         for (int ch = 0; ch < 3; ch++)

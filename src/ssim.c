@@ -43,12 +43,12 @@ static void gauss_taps(double *k)
 }
 
 // dst (H, W-10) = src (H, W) filtered along rows, VALID
-static void hpass(const double *src, int h, int w, const double *k, double *dst)
+static void hpass(const double *restrict src, int h, int w, const double *restrict k, double *restrict dst)
 {
     int wv = w - SSIM_WIN + 1;
     for (int i = 0; i < h; i++) {
-        const double *r = src + (size_t)i * w;
-        double *o = dst + (size_t)i * wv;
+        const double *restrict r = src + (size_t)i * w;
+        double *restrict o = dst + (size_t)i * wv;
         memset(o, 0, (size_t)wv * sizeof(double));
         for (int t = 0; t < SSIM_WIN; t++) {
             double kt = k[t];
@@ -58,12 +58,12 @@ static void hpass(const double *src, int h, int w, const double *k, double *dst)
 }
 
 // dst (H, W) += the adjoint of hpass applied to src (H, W-10)
-static void hpass_t(const double *src, int h, int w, const double *k, double *dst)
+static void hpass_t(const double *restrict src, int h, int w, const double *restrict k, double *restrict dst)
 {
     int wv = w - SSIM_WIN + 1;
     for (int i = 0; i < h; i++) {
-        const double *r = src + (size_t)i * wv;
-        double *o = dst + (size_t)i * w;
+        const double *restrict r = src + (size_t)i * wv;
+        double *restrict o = dst + (size_t)i * w;
         for (int t = 0; t < SSIM_WIN; t++) {
             double kt = k[t];
             for (int x = 0; x < wv; x++) o[x + t] += kt * r[x];
@@ -72,14 +72,14 @@ static void hpass_t(const double *src, int h, int w, const double *k, double *ds
 }
 
 // dst (H-10, WV) = src (H, WV) filtered along columns, VALID
-static void vpass(const double *src, int h, int wv, const double *k, double *dst)
+static void vpass(const double *restrict src, int h, int wv, const double *restrict k, double *restrict dst)
 {
     int hv = h - SSIM_WIN + 1;
     for (int y = 0; y < hv; y++) {
-        double *o = dst + (size_t)y * wv;
+        double *restrict o = dst + (size_t)y * wv;
         memset(o, 0, (size_t)wv * sizeof(double));
         for (int t = 0; t < SSIM_WIN; t++) {
-            const double *r = src + (size_t)(y + t) * wv;
+            const double *restrict r = src + (size_t)(y + t) * wv;
             double kt = k[t];
             for (int x = 0; x < wv; x++) o[x] += kt * r[x];
         }
@@ -87,13 +87,13 @@ static void vpass(const double *src, int h, int wv, const double *k, double *dst
 }
 
 // dst (H, WV) += the adjoint of vpass applied to src (H-10, WV)
-static void vpass_t(const double *src, int h, int wv, const double *k, double *dst)
+static void vpass_t(const double *restrict src, int h, int wv, const double *restrict k, double *restrict dst)
 {
     int hv = h - SSIM_WIN + 1;
     for (int y = 0; y < hv; y++) {
-        const double *r = src + (size_t)y * wv;
+        const double *restrict r = src + (size_t)y * wv;
         for (int t = 0; t < SSIM_WIN; t++) {
-            double *o = dst + (size_t)(y + t) * wv;
+            double *restrict o = dst + (size_t)(y + t) * wv;
             double kt = k[t];
             for (int x = 0; x < wv; x++) o[x] += kt * r[x];
         }
