@@ -1,6 +1,7 @@
 // bench_train.c: times darknet's plain training step (forward, backward, weight update:
 // train_network_datum) on one fixed random batch, so no data loading is measured. Prints one
-// RESULT line (median/min/max seconds per step after warm-up, peak RSS) for scripts/bench.sh.
+// RESULT line (median/min/max wall seconds per step after warm-up, median process CPU seconds per
+// step, peak RSS) for scripts/bench.sh. CPU time is the figure that survives a busy machine.
 // One configuration per process: peak RSS (getrusage ru_maxrss) belongs to that configuration.
 //
 // usage: bench_train CFG [-steps N] [-warmup W] [-threads T] [-seed S]
@@ -17,10 +18,10 @@
 #include "darknet.h"
 #include "gemm.h"   // gemm_backend, gemm_set_threads (patch 0011)
 
-static double now_sec(void)
+static double clock_sec(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
@@ -85,22 +86,28 @@ int main(int argc, char **argv)
     }
 
     double *t = calloc(steps, sizeof(double));
+    double *cpu = calloc(steps, sizeof(double));
     float loss = 0;
     for(int i = 0; i < warmup + steps; ++i){
-        double t0 = now_sec();
+        double t0 = clock_sec(CLOCK_MONOTONIC), c0 = clock_sec(CLOCK_PROCESS_CPUTIME_ID);
         loss = train_network_datum(net);
-        double dt = now_sec() - t0;
-        if(i >= warmup) t[i - warmup] = dt;
+        if(i >= warmup){
+            t[i - warmup] = clock_sec(CLOCK_MONOTONIC) - t0;
+            cpu[i - warmup] = clock_sec(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        }
     }
     qsort(t, steps, sizeof(double), cmp_double);
+    qsort(cpu, steps, sizeof(double), cmp_double);
     double median = (steps % 2) ? t[steps / 2] : 0.5 * (t[steps / 2 - 1] + t[steps / 2]);
+    double cpu_median = (steps % 2) ? cpu[steps / 2] : 0.5 * (cpu[steps / 2 - 1] + cpu[steps / 2]);
 
     printf("RESULT system=darknet mode=plain gemm=%s threads=%d batch=%d size=%dx%d steps=%d warmup=%d "
-           "median_s=%.4f min_s=%.4f max_s=%.4f peak_rss_mb=%.0f base_rss_mb=%.0f loss=%g\n",
+           "median_s=%.4f min_s=%.4f max_s=%.4f cpu_s=%.4f peak_rss_mb=%.0f base_rss_mb=%.0f loss=%g\n",
            gemm_backend(), threads, B, net->w, net->h, steps, warmup,
-           median, t[0], t[steps - 1], peak_rss_mb(), base_mb, loss);
+           median, t[0], t[steps - 1], cpu_median, peak_rss_mb(), base_mb, loss);
     if(!isfinite(loss)) fprintf(stderr, "bench_train: warning: loss is %g\n", loss);
     free(t);
+    free(cpu);
     free_network(net);
     return 0;
 }

@@ -3,7 +3,8 @@
 
 Times one training step of torchvision's ResNet-18 (num_classes=10; the same network as
 cfg/resnet18-64.cfg) on one fixed random batch, SGD with momentum 0.9 and weight decay 5e-4 like
-the cfg, after warm-up, and prints one RESULT line (median/min/max seconds, peak RSS).
+the cfg, after warm-up, and prints one RESULT line (median/min/max wall seconds, median process
+CPU seconds per step, peak RSS).
 
 Modes:
   plain      CE(z, y); backward; optimizer step.
@@ -118,21 +119,24 @@ def main():
     x = torch.rand(a.batch, 3, a.size, a.size)
     y = torch.randint(0, 10, (a.batch,))
 
-    times = []
+    times, cpu = [], []
     loss = 0.0
     for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = step(model, opt, x, y, a.mode)
-        dt = time.perf_counter() - t0
         if i >= a.warmup:
-            times.append(dt)
-    times.sort()
-    n = len(times)
-    median = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+
+    def median(v):
+        v = sorted(v)
+        n = len(v)
+        return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
     print("RESULT system=pytorch mode=%s threads=%d batch=%d size=%dx%d steps=%d warmup=%d "
-          "median_s=%.4f min_s=%.4f max_s=%.4f peak_rss_mb=%.0f base_rss_mb=%.0f loss=%g torch=%s"
-          % (a.mode, a.threads, a.batch, a.size, a.size, a.steps, a.warmup, median, times[0],
-             times[-1], peak_rss_mb(), base_mb, loss, torch.__version__))
+          "median_s=%.4f min_s=%.4f max_s=%.4f cpu_s=%.4f peak_rss_mb=%.0f base_rss_mb=%.0f loss=%g "
+          "torch=%s" % (a.mode, a.threads, a.batch, a.size, a.size, a.steps, a.warmup, median(times),
+                        min(times), max(times), median(cpu), peak_rss_mb(), base_mb, loss,
+                        torch.__version__))
 
 
 if __name__ == "__main__":
