@@ -11,6 +11,7 @@
 #include "colormap.h"
 
 void saliency_prepare(int argc, char **argv);
+void saliency_compare(int argc, char **argv);
 
 static void saliency_usage(void)
 {
@@ -18,7 +19,8 @@ static void saliency_usage(void)
         "usage: darknet saliency <verb> ...\n"
         "  map <data cfg> <cfg> <weights> <image> [-method vanilla|gradxinput] [-formulation onehot|loss|spectreg]\n"
         "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]\n"
-        "  prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n");
+        "  prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
+        "  compare <image a> <image b> [-metric ssim|ssim_unfiltered|psnr|psnr_hvs|psnr_hvsm|mse|cor|grad_diff|sobel_edges|tv|all]\n");
 }
 
 /* the value of "-flag" as a string, dying when the flag has no value */
@@ -128,5 +130,6 @@ void run_saliency(int argc, char **argv)
     if(argc < 3){ saliency_usage(); exit(1); }
     if(0 == strcmp(argv[2], "map")) saliency_map(argc, argv);
     else if(0 == strcmp(argv[2], "prepare")) saliency_prepare(argc, argv);
+    else if(0 == strcmp(argv[2], "compare")) saliency_compare(argc, argv);
     else { fprintf(stderr, "darknet saliency: unknown verb '%s'\n", argv[2]); saliency_usage(); exit(1); }
 }
