@@ -1,5 +1,6 @@
 /* saliency_compare.c: `darknet saliency compare <image a> <image b> [-metric NAME|all]`.
-   Loads two images of the same size with darknet's loader (values in [0,1], the file's channels)
+   Loads two images of the same size with darknet's loader (values in [0,1], colour; grey files as
+   one channel)
    and prints one "NAME VALUE" line per image metric of src/metrics.h: the metric values themselves,
    on the raw images (no min-max normalisation), not the 1/x or -x forms the regularizers use.
    psnr_hvsm takes its contrast masking from image b (the reference). */
@@ -59,6 +60,16 @@ static int compare_metric(const char *name, const float *a, const float *b, int 
     return 0;
 }
 
+/* 1 when the three planes of im are equal */
+static int compare_is_grey(image im)
+{
+    int i, n = im.w*im.h;
+    for(i = 0; i < n; ++i){
+        if(im.data[i] != im.data[n + i] || im.data[i] != im.data[2*n + i]) return 0;
+    }
+    return 1;
+}
+
 void saliency_compare(int argc, char **argv)
 {
     char *metric = "all";
@@ -78,8 +89,12 @@ void saliency_compare(int argc, char **argv)
         for(i = 0; compare_names[i]; ++i) if(!strcmp(metric, compare_names[i])) break;
         if(!compare_names[i]) sal_die("-metric %s: allowed: %s", metric, COMPARE_NAME_LIST);
     }
-    image a = sal_load_image(argv[3], 0, 0, 0);
-    image b = sal_load_image(argv[4], 0, 0, 0);
+    /* 3 channels, not the file's own: darknet's OpenCV loader swaps channels 0 and 2 of every image
+       (rgbgr_image), which for a 1-channel file reads and writes past the data. Grey files come back
+       as three equal planes and are compared as one channel. */
+    image a = sal_load_image(argv[3], 0, 0, 3);
+    image b = sal_load_image(argv[4], 0, 0, 3);
+    if(a.c == 3 && b.c == 3 && a.w == b.w && a.h == b.h && compare_is_grey(a) && compare_is_grey(b)) a.c = b.c = 1;
     if(a.w != b.w || a.h != b.h || a.c != b.c){
         sal_die("images differ in size: '%s' is %dx%d with %d channels, '%s' is %dx%d with %d channels",
                 argv[3], a.w, a.h, a.c, argv[4], b.w, b.h, b.c);
