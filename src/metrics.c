@@ -10,25 +10,29 @@
 
 void mm_forward(const float *t, int n, float *out, mm_info *info)
 {
-    // t (n), out (n)
-    int imin = 0, imax = 0;
+    // t (n), out (n). The extremes first (a branch-free sweep), then their first positions.
+    float lo = t[0], hi = t[0];
     for (int i = 1; i < n; i++) {
-        if (t[i] < t[imin]) imin = i;
-        if (t[i] > t[imax]) imax = i;
+        lo = t[i] < lo ? t[i] : lo;
+        hi = t[i] > hi ? t[i] : hi;
     }
-    double lo = t[imin], hi = t[imax], range = hi - lo;
+    int imin = 0, imax = 0;
+    while (t[imin] != lo) imin++;
+    while (t[imax] != hi) imax++;
+    double range = (double)hi - lo;
     double ahi = fabs(hi) > 1.0 ? fabs(hi) : 1.0;
     info->imin = imin;
     info->imax = imax;
-    info->lo = (float)lo;
+    info->lo = lo;
     if (!(range >= 1e-12 * ahi)) {
         info->range = 0;
         memset(out, 0, (size_t)n * sizeof(float));
         return;
     }
     info->range = (float)range;
-    double inv = 1.0 / range;
-    for (int i = 0; i < n; i++) out[i] = (float)((t[i] - lo) * inv);
+    // in float: N_mm's rounding is then what any float pipeline has, and the loop vectorises
+    float inv = (float)(1.0 / range);
+    for (int i = 0; i < n; i++) out[i] = (t[i] - lo) * inv;
 }
 
 void mm_backward(const float *out, int n, const mm_info *info, const float *dout, float scale, float *dt)

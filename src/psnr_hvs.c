@@ -41,47 +41,64 @@ static const double csf_cr[64] = {
 
 static const double hvs_kappa = 0.3885746225901003;
 
-// C (8, 8): C[k][i] = a_k cos(pi (2i+1) k / 16), orthonormal DCT-II
-static void dct_matrix(double *cm)
+// The 8-point orthonormal DCT-II, C[k][i] = a_k cos(pi (2i+1) k / 16), split by symmetry: even k
+// see s_i = x_i + x_(7-i), odd k see d_i = x_i - x_(7-i), i < 4, so each 1-D transform is two 4x4
+// products. ev (4, 4) holds rows k = 0, 2, 4, 6 of C (columns i < 4), od rows k = 1, 3, 5, 7.
+typedef struct { double ev[16], od[16]; } hvs_dct;
+
+static void dct_init(hvs_dct *d)
 {
-    for (int k = 0; k < 8; k++)
-        for (int i = 0; i < 8; i++)
-            cm[k * 8 + i] = (k ? 0.5 : sqrt(1.0 / 8)) * cos(M_PI * (2 * i + 1) * k / 16);
+    for (int m = 0; m < 4; m++)
+        for (int i = 0; i < 4; i++) {
+            int ke = 2 * m, ko = 2 * m + 1;
+            d->ev[m * 4 + i] = (ke ? 0.5 : sqrt(1.0 / 8)) * cos(M_PI * (2 * i + 1) * ke / 16);
+            d->od[m * 4 + i] = 0.5 * cos(M_PI * (2 * i + 1) * ko / 16);
+        }
 }
 
-// f (8, 8) = C x C^T; cm is C, ct its transpose. The loops are axpys over rows of 8 (no
-// reduction chains), which the compiler vectorises.
-static void dct8(const double *restrict cm, const double *restrict ct, const double *restrict x, double *restrict f)
+// out[k*so] = sum_i C[k][i] in[i*si], k, i < 8
+static inline void dct1(const hvs_dct *d, const double *in, int si, double *out, int so)
 {
-    double t[64] = {0};
-    for (int k = 0; k < 8; k++)
-        for (int i = 0; i < 8; i++) {
-            double c = cm[k * 8 + i];
-            for (int j = 0; j < 8; j++) t[k * 8 + j] += c * x[i * 8 + j];
+    double s[4], t[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = in[i * si] + in[(7 - i) * si];
+        t[i] = in[i * si] - in[(7 - i) * si];
+    }
+    for (int m = 0; m < 4; m++) {
+        const double *e = d->ev + m * 4, *o = d->od + m * 4;
+        out[2 * m * so] = e[0] * s[0] + e[1] * s[1] + e[2] * s[2] + e[3] * s[3];
+        out[(2 * m + 1) * so] = o[0] * t[0] + o[1] * t[1] + o[2] * t[2] + o[3] * t[3];
+    }
+}
+
+// out[i*so] = sum_k C[k][i] in[k*si], the transpose: x_i = e_i + o_i, x_(7-i) = e_i - o_i
+static inline void idct1(const hvs_dct *d, const double *in, int si, double *out, int so)
+{
+    for (int i = 0; i < 4; i++) {
+        double e = 0, o = 0;
+        for (int m = 0; m < 4; m++) {
+            e += d->ev[m * 4 + i] * in[2 * m * si];
+            o += d->od[m * 4 + i] * in[(2 * m + 1) * si];
         }
-    memset(f, 0, 64 * sizeof(double));
-    for (int k = 0; k < 8; k++)
-        for (int j = 0; j < 8; j++) {
-            double v = t[k * 8 + j];
-            for (int l = 0; l < 8; l++) f[k * 8 + l] += v * ct[j * 8 + l];
-        }
+        out[i * so] = e + o;
+        out[(7 - i) * so] = e - o;
+    }
+}
+
+// f (8, 8) = C x C^T: columns, then rows
+static void dct8(const hvs_dct *d, const double *x, double *f)
+{
+    double t[64];
+    for (int j = 0; j < 8; j++) dct1(d, x + j, 8, t + j, 8);
+    for (int k = 0; k < 8; k++) dct1(d, t + k * 8, 1, f + k * 8, 1);
 }
 
 // x (8, 8) = C^T f C, the adjoint (and inverse) of dct8
-static void idct8(const double *restrict cm, const double *restrict ct, const double *restrict f, double *restrict x)
+static void idct8(const hvs_dct *d, const double *f, double *x)
 {
-    double t[64] = {0};
-    for (int i = 0; i < 8; i++)
-        for (int k = 0; k < 8; k++) {
-            double c = ct[i * 8 + k];
-            for (int l = 0; l < 8; l++) t[i * 8 + l] += c * f[k * 8 + l];
-        }
-    memset(x, 0, 64 * sizeof(double));
-    for (int i = 0; i < 8; i++)
-        for (int l = 0; l < 8; l++) {
-            double v = t[i * 8 + l];
-            for (int j = 0; j < 8; j++) x[i * 8 + j] += v * cm[l * 8 + j];
-        }
+    double t[64];
+    for (int k = 0; k < 8; k++) idct1(d, f + k * 8, 1, t + k * 8, 1);
+    for (int j = 0; j < 8; j++) idct1(d, t + j, 8, x + j, 8);
 }
 
 // sum of squared deviations from the mean over rows y0.., cols x0.. of an 8x8 block, n x n
@@ -112,7 +129,7 @@ static double hvs_mask(const double *x, const double *f, const double *m)
 
 // S of one plane of a against b (H, W) with table csf, times weight; da (H, W) += weight * dS/da.
 static double hvs_plane(const float *a, const float *b, int h, int w, const double *csf, int masking,
-                        double weight, const double *cm, const double *ct, float *da)
+                        double weight, const hvs_dct *cm, float *da)
 {
     int ny = (h - 8) / HVS_STEP + 1, nx = (w - 8) / HVS_STEP + 1;
     double norm = weight / (64.0 * ny * nx);
@@ -133,10 +150,10 @@ static double hvs_plane(const float *a, const float *b, int h, int w, const doub
                     xb[y * 8 + x] = b[k];
                     xd[y * 8 + x] = (double)b[k] - a[k];
                 }
-            dct8(cm, ct, xd, fd); // F^b - F^a
+            dct8(cm, xd, fd); // F^b - F^a
             double em = 0;
             if (masking) {
-                dct8(cm, ct, xb, fb);
+                dct8(cm, xb, fb);
                 em = hvs_mask(xb, fb, mask);
             }
             double s = 0;
@@ -150,7 +167,7 @@ static double hvs_plane(const float *a, const float *b, int h, int w, const doub
             total += s;
             if (!da) continue;
             for (int i = 0; i < 64; i++) g[i] *= norm;
-            idct8(cm, ct, g, gx);
+            idct8(cm, g, gx);
             for (int y = 0; y < 8; y++)
                 for (int x = 0; x < 8; x++)
                     da[(size_t)(y0 + y) * w + x0 + x] += (float)gx[y * 8 + x];
@@ -168,15 +185,13 @@ int hvs_error(const float *a, const float *b, int c, int h, int w, int masking, 
 {
     // a (C, H, W), b (C, H, W), da (C, H, W)
     if (h < 8 || w < 8) return MET_ESIZE;
-    double cm[64], ct[64];
-    dct_matrix(cm);
-    for (int k = 0; k < 8; k++)
-        for (int i = 0; i < 8; i++) ct[i * 8 + k] = cm[k * 8 + i];
+    hvs_dct cm;
+    dct_init(&cm);
     size_t hw = (size_t)h * w;
     if (c != 3) {
         double total = 0, wt = c == 1 ? 1.0 : 1.0 / c;
         for (int ch = 0; ch < c; ch++)
-            total += hvs_plane(a + ch * hw, b + ch * hw, h, w, csf_y, masking, wt, cm, ct, da ? da + ch * hw : 0);
+            total += hvs_plane(a + ch * hw, b + ch * hw, h, w, csf_y, masking, wt, &cm, da ? da + ch * hw : 0);
         *s = total;
         return MET_OK;
     }
@@ -193,7 +208,7 @@ int hvs_error(const float *a, const float *b, int c, int h, int w, int masking, 
     const double *tab[3] = {csf_y, csf_cb, csf_cr};
     double total = 0;
     for (int p = 0; p < 3; p++)
-        total += hvs_plane(ya + p * hw, yb + p * hw, h, w, tab[p], masking, wt[p], cm, ct, da ? dy + p * hw : 0);
+        total += hvs_plane(ya + p * hw, yb + p * hw, h, w, tab[p], masking, wt[p], &cm, da ? dy + p * hw : 0);
     if (da) {
         // the transpose of the colour matrix
         for (int ch = 0; ch < 3; ch++)

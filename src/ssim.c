@@ -1,7 +1,7 @@
 // ssim.c: SSIM of a against b in two parts: the moments (means of a, b, a², b², ab under a window)
 // and then the formula; the backward goes through the moments. The Gaussian window is separable,
-// so each moment map costs two 1-D passes of 11 taps (cost linear in the window width); the block
-// version (8x8, non-overlapping) sums directly. See metrics.h for the definitions.
+// so each moment map costs two 1-D passes of 11 taps (cost linear in the window width, not its
+// area); the block version (8x8, non-overlapping) sums directly. See metrics.h for the definitions.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,101 +42,73 @@ static void gauss_taps(double *k)
     for (int i = 0; i < SSIM_WIN; i++) k[i] = t[i] / s;
 }
 
-// dst (H, W-10) = src (H, W) filtered along rows, VALID
-static void hpass(const double *restrict src, int h, int w, const double *restrict k, double *restrict dst)
+// The window is symmetric (k[t] = k[10-t]), so the adjoint of a VALID pass is a VALID pass over the
+// input padded with 10 zeros on each side: the backward reuses the forward's two filters.
+
+// o (N) = VALID 11-tap filter of r (N+10): one output per x, taps paired by symmetry
+static void filt_row(const double *restrict r, int n, const double *restrict k, double *restrict o)
 {
-    int wv = w - SSIM_WIN + 1;
-    for (int i = 0; i < h; i++) {
-        const double *restrict r = src + (size_t)i * w;
-        double *restrict o = dst + (size_t)i * wv;
-        memset(o, 0, (size_t)wv * sizeof(double));
-        for (int t = 0; t < SSIM_WIN; t++) {
-            double kt = k[t];
-            for (int x = 0; x < wv; x++) o[x] += kt * r[x + t];
-        }
-    }
+    double k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5];
+    for (int x = 0; x < n; x++)
+        o[x] = k0 * (r[x] + r[x + 10]) + k1 * (r[x + 1] + r[x + 9]) + k2 * (r[x + 2] + r[x + 8]) +
+               k3 * (r[x + 3] + r[x + 7]) + k4 * (r[x + 4] + r[x + 6]) + k5 * r[x + 5];
 }
 
-// dst (H, W) += the adjoint of hpass applied to src (H, W-10)
-static void hpass_t(const double *restrict src, int h, int w, const double *restrict k, double *restrict dst)
+// dst (H-10, W) = VALID 11-tap filter down the columns of src (H, W)
+static void filt_cols(const double *restrict src, int h, int w, const double *restrict k, double *restrict dst)
 {
-    int wv = w - SSIM_WIN + 1;
-    for (int i = 0; i < h; i++) {
-        const double *restrict r = src + (size_t)i * wv;
-        double *restrict o = dst + (size_t)i * w;
-        for (int t = 0; t < SSIM_WIN; t++) {
-            double kt = k[t];
-            for (int x = 0; x < wv; x++) o[x + t] += kt * r[x];
-        }
-    }
-}
-
-// dst (H-10, WV) = src (H, WV) filtered along columns, VALID
-static void vpass(const double *restrict src, int h, int wv, const double *restrict k, double *restrict dst)
-{
-    int hv = h - SSIM_WIN + 1;
-    for (int y = 0; y < hv; y++) {
-        double *restrict o = dst + (size_t)y * wv;
-        memset(o, 0, (size_t)wv * sizeof(double));
-        for (int t = 0; t < SSIM_WIN; t++) {
-            const double *restrict r = src + (size_t)(y + t) * wv;
-            double kt = k[t];
-            for (int x = 0; x < wv; x++) o[x] += kt * r[x];
-        }
-    }
-}
-
-// dst (H, WV) += the adjoint of vpass applied to src (H-10, WV)
-static void vpass_t(const double *restrict src, int h, int wv, const double *restrict k, double *restrict dst)
-{
-    int hv = h - SSIM_WIN + 1;
-    for (int y = 0; y < hv; y++) {
-        const double *restrict r = src + (size_t)y * wv;
-        for (int t = 0; t < SSIM_WIN; t++) {
-            double *restrict o = dst + (size_t)(y + t) * wv;
-            double kt = k[t];
-            for (int x = 0; x < wv; x++) o[x] += kt * r[x];
-        }
+    double k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5];
+    for (int y = 0; y + SSIM_WIN <= h; y++) {
+        const double *r = src + (size_t)y * w;
+        const double *r0 = r, *r1 = r + w, *r2 = r + 2 * w, *r3 = r + 3 * w, *r4 = r + 4 * w, *r5 = r + 5 * w;
+        const double *r6 = r + 6 * w, *r7 = r + 7 * w, *r8 = r + 8 * w, *r9 = r + 9 * w, *r10 = r + 10 * w;
+        double *restrict o = dst + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            o[x] = k0 * (r0[x] + r10[x]) + k1 * (r1[x] + r9[x]) + k2 * (r2[x] + r8[x]) +
+                   k3 * (r3[x] + r7[x]) + k4 * (r4[x] + r6[x]) + k5 * r5[x];
     }
 }
 
 int ssim_gauss(const float *a, const float *b, int c, int h, int w, double *value, float *da)
 {
-    // a (C, H, W), b (C, H, W), da (C, H, W). The maps are double: SSIM differences of one pixel
-    // are far below float resolution of E[a²] - E[a]² (and finite differences must see them).
+    // a (C, H, W), b (C, H, W), da (C, H, W). The maps are double: the change one pixel makes to a
+    // window's moments through the window's tails is below float resolution of E[a²] - E[a]² (and
+    // finite differences must see it).
     if (h < SSIM_WIN || w < SSIM_WIN) return MET_ESIZE;
-    int hv = h - SSIM_WIN + 1, wv = w - SSIM_WIN + 1;
-    size_t hw = (size_t)h * w, hwv = (size_t)h * wv, vv = (size_t)hv * wv;
-    // sig: a, b, a², b², ab (5, H, W); hor: row-filtered (5, H, WV); mom: moment maps (5, HV, WV)
-    double *buf = malloc((5 * hw + 5 * hwv + 5 * vv) * sizeof(double));
+    const int P = SSIM_WIN - 1;
+    int hv = h - P, wv = w - P;
+    size_t hwv = (size_t)h * wv, vv = (size_t)hv * wv, pv = (size_t)(hv + 2 * P) * wv;
+    // row: one row of each signal a, b, a², b², ab (5, W), or a zero-padded row (W + 10);
+    // hor: row-filtered signals (5, H, WV); mom: moment maps, then their gradients, with P zero
+    // rows above and below (5, HV + 2P, WV); back: column-filtered gradient (H, WV); drow: one row (W)
+    size_t nrow = 5 * (size_t)w;
+    double *buf = calloc(nrow + 5 * hwv + 5 * pv + hwv + (size_t)w, sizeof(double));
     if (!buf) return MET_ENOMEM;
-    double *sig = buf, *hor = sig + 5 * hw, *mom = hor + 5 * hwv;
+    double *row = buf, *hor = row + nrow, *mom = hor + 5 * hwv, *back = mom + 5 * pv, *drow = back + hwv;
     double k[SSIM_WIN];
     gauss_taps(k);
     const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
     double q = (double)c * hv * wv, total = 0;
 
     for (int ch = 0; ch < c; ch++) {
-        const float *pa = a + ch * hw, *pb = b + ch * hw;
-        for (size_t i = 0; i < hw; i++) {
-            double va = pa[i], vb = pb[i];
-            sig[i] = va;
-            sig[hw + i] = vb;
-            sig[2 * hw + i] = va * va;
-            sig[3 * hw + i] = vb * vb;
-            sig[4 * hw + i] = va * vb;
+        const float *pa = a + ch * (size_t)h * w, *pb = b + ch * (size_t)h * w;
+        for (int i = 0; i < h; i++) {
+            const float *ra = pa + (size_t)i * w, *rb = pb + (size_t)i * w;
+            for (int j = 0; j < w; j++) {
+                double va = ra[j], vb = rb[j];
+                row[j] = va; row[w + j] = vb; row[2 * w + j] = va * va; row[3 * w + j] = vb * vb; row[4 * w + j] = va * vb;
+            }
+            for (int m = 0; m < 5; m++) filt_row(row + m * w, wv, k, hor + m * hwv + (size_t)i * wv);
         }
-        for (int m = 0; m < 5; m++) {
-            hpass(sig + m * hw, h, w, k, hor + m * hwv);
-            vpass(hor + m * hwv, h, wv, k, mom + m * vv);
-        }
-        double *m0 = mom, *m1 = mom + vv, *m2 = mom + 2 * vv, *m3 = mom + 3 * vv, *m4 = mom + 4 * vv;
+        // the moment maps sit in the interior rows of their padded buffers
+        for (int m = 0; m < 5; m++) filt_cols(hor + m * hwv, h, wv, k, mom + m * pv + (size_t)P * wv);
+        double *m0 = mom + (size_t)P * wv, *m1 = m0 + pv, *m2 = m1 + pv, *m3 = m2 + pv, *m4 = m3 + pv;
         double sum = 0;
         for (size_t p = 0; p < vv; p++) {
             double g0 = 0, g2 = 0, g4 = 0;
             sum += ssim_formula(m0[p], m1[p], m2[p], m3[p], m4[p], c1, c2, da ? &g0 : 0, &g2, &g4);
             if (da) {
-                // the moment maps are not needed any more: keep dS/dmoment / Q in their place
+                // the moments are not needed any more: keep dS/dmoment / Q in their place
                 m0[p] = g0 / q;
                 m2[p] = g2 / q;
                 m4[p] = g4 / q;
@@ -144,17 +116,23 @@ int ssim_gauss(const float *a, const float *b, int c, int h, int w, double *valu
         }
         total += sum;
         if (!da) continue;
-        // back through the window: dS/d(E[a], E[a²], E[ab]) -> (H, W) maps, then the products
-        double *back[3] = {m0, m2, m4};
-        memset(hor, 0, 3 * hwv * sizeof(double));
-        memset(sig, 0, 3 * hw * sizeof(double));
+        // back through the window: dS/d(E[a], E[a²], E[ab]) -> (H, W) maps, filtered as padded VALID
+        // passes; then da += g0 + 2 a g2 + b g4, one row at a time
+        double *grad[3] = {m0 - (size_t)P * wv, m2 - (size_t)P * wv, m4 - (size_t)P * wv};
+        float *d = da + ch * (size_t)h * w;
         for (int m = 0; m < 3; m++) {
-            vpass_t(back[m], h, wv, k, hor + m * hwv);
-            hpass_t(hor + m * hwv, h, w, k, sig + m * hw);
+            filt_cols(grad[m], hv + 2 * P, wv, k, back);
+            for (int i = 0; i < h; i++) {
+                for (int t = 0; t < P; t++) row[t] = row[P + wv + t] = 0;
+                memcpy(row + P, back + (size_t)i * wv, (size_t)wv * sizeof(double));
+                filt_row(row, w, k, drow);
+                const float *ra = pa + (size_t)i * w, *rb = pb + (size_t)i * w;
+                float *di = d + (size_t)i * w;
+                if (m == 0) for (int j = 0; j < w; j++) di[j] += (float)drow[j];
+                else if (m == 1) for (int j = 0; j < w; j++) di[j] += (float)(2.0 * ra[j] * drow[j]);
+                else for (int j = 0; j < w; j++) di[j] += (float)((double)rb[j] * drow[j]);
+            }
         }
-        float *d = da + ch * hw;
-        for (size_t i = 0; i < hw; i++)
-            d[i] += (float)(sig[i] + 2.0 * pa[i] * sig[hw + i] + (double)pb[i] * sig[2 * hw + i]);
     }
     free(buf);
     *value = total / q;
