@@ -1,4 +1,5 @@
-// engine.h: the gradient-of-input pass over a darknet network (double-backprop.md §1).
+// engine.h: the gradient-of-input pass and double backprop over a darknet network
+// (../shared/spec/double-backprop.md).
 //
 // After a forward pass, eng_input_grad() sweeps a seed dS/dz (z = the logits, the input of the
 // network's top [softmax]) back to the network input, one heatmap g_b = dS_b/dx_b per image. Batch
@@ -6,11 +7,16 @@
 // rolling ones in inference mode), so g_b depends on image b alone. The pass has buffers of its
 // own: no layer's delta, weight/bias/scale updates or rolling statistics are touched.
 // Signs: g is the true gradient (+dS/dx), not darknet's negated delta.
+//
+// eng_reg_step() is the regularizer's share of a training step: g, R(g, x), u = dR/dg, and
+// -lambda * d(sum_b R_b)/dtheta added into darknet's update buffers (darknet's sign and batch
+// conventions), exactly (forward-over-reverse, §2a) or by finite differences (§2b).
 #ifndef SALIENCY_ENGINE_H
 #define SALIENCY_ENGINE_H
 
 #include <stdint.h>
 #include "darknet.h"
+#include "reg.h"
 
 typedef enum { ENG_LOSS, ENG_ONEHOT, ENG_SPECTREG } eng_form;
 
@@ -24,6 +30,9 @@ typedef struct eng eng;
 // Checks that every layer below the top [softmax] has a rule; on failure returns NULL and writes
 // a message naming the layer (index, type, activation) into err.
 eng *eng_init(network *net, char *err, int errlen);
+// exact = 0: only the top [softmax] is required; heatmaps and double backprop then go through
+// darknet's own layer backward functions (eng_reg_step with a finite method only).
+eng *eng_init_for(network *net, int exact, char *err, int errlen);
 void eng_free(eng *e);
 
 int eng_top(const eng *e);      // index of the top [softmax] layer
@@ -42,6 +51,39 @@ void eng_input_grad(eng *e, const float *seed, float *g);
 // and returns the heatmaps of the formulation in g (B, C*H*W).
 void eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int train,
                  uint64_t *rng, float *g);
+
+// darknet's layer forwards with the batch-norm statistics of the last forward held as constants
+// (inference-mode normalisation with them) and every dropout reusing its last draw; rolling
+// statistics are left as they were.
+void eng_forward_frozen(eng *e);
+
+// ---- double backprop ------------------------------------------------------------------------
+
+typedef enum { ENG_EXACT, ENG_FINITE, ENG_FINITE_CENTRAL } eng_method;
+
+typedef struct {
+    const reg_def *reg;     // the regularizer R (reg.h)
+    eng_form form;
+    float lambda;           // weight of R in the objective
+    eng_method method;
+    float step;             // finite differences: h_b = step * |x_b| / |u_b|
+} eng_reg_cfg;
+
+typedef struct {
+    double r_mean;          // mean over the batch of R_b
+    double g_abs_mean;      // mean |g|, to see the heatmap's scale
+} eng_reg_report;
+
+// Call after darknet's training-mode forward of the batch (net->input x, truth the labels, as in
+// train_network_datum before backward_network). Adds -lambda * d(sum_b R_b)/dtheta to every
+// layer's weight/bias/scale updates and leaves every other piece of layer state (outputs, deltas,
+// BN statistics, rolling statistics) as the forward left it, so darknet's own backward and update
+// run unchanged. 0 on success; otherwise err says what (a regularizer error, NaN in the heatmap).
+int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng,
+                 eng_reg_report *out, char *err, int errlen);
+
+// The heatmaps of the last eng_reg_step / eng_heatmap (B, C*H*W), owned by the engine.
+const float *eng_last_heatmap(const eng *e);
 
 // A seedable normal generator (xorshift64* + Box-Muller), shared by spectreg and the noise methods.
 float eng_randn(uint64_t *rng);
