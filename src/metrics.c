@@ -6,6 +6,30 @@
 #include <string.h>
 #include "metrics.h"
 
+// ---- scratch memory -----------------------------------------------------------------------------
+
+static _Thread_local void *met_buf[MET_NSLOTS];
+static _Thread_local size_t met_cap[MET_NSLOTS];
+
+void *met_scratch(int slot, size_t bytes)
+{
+    if (bytes > met_cap[slot]) {
+        free(met_buf[slot]);
+        met_buf[slot] = malloc(bytes);
+        met_cap[slot] = met_buf[slot] ? bytes : 0;
+    }
+    return met_buf[slot];
+}
+
+void met_scratch_free(void)
+{
+    for (int i = 0; i < MET_NSLOTS; i++) {
+        free(met_buf[i]);
+        met_buf[i] = 0;
+        met_cap[i] = 0;
+    }
+}
+
 // ---- normalisations ---------------------------------------------------------------------------
 
 void mm_forward(const float *t, int n, float *out, mm_info *info)
@@ -232,7 +256,7 @@ int sobel_metric(const float *a, const float *b, int c, int h, int w, double *va
     int wp = w + 2;
     size_t np = (size_t)(h + 2) * wp;
     // pad (H+2, W+2), dpad (H+2, W+2), ty, tx (W): one row of responses
-    float *buf = malloc((2 * np + 2 * (size_t)w) * sizeof(float));
+    float *buf = met_scratch(MET_SLOT_MET, (2 * np + 2 * (size_t)w) * sizeof(float));
     if (!buf) return MET_ENOMEM;
     float *pad = buf, *dpad = buf + np, *ty = dpad + np, *tx = ty + w;
     double s = 0;
@@ -267,7 +291,6 @@ int sobel_metric(const float *a, const float *b, int c, int h, int w, double *va
         for (int i = 0; i < h; i++)
             for (int j = 0; j < w; j++) da[o + i * w + j] += dpad[(i + 1) * wp + j + 1];
     }
-    free(buf);
     *value = s;
     return MET_OK;
 }

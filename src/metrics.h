@@ -8,8 +8,20 @@
 #ifndef SALIENCY_METRICS_H
 #define SALIENCY_METRICS_H
 
+#include <stddef.h>
+
 // Return codes of the metrics that can fail.
 enum { MET_OK = 0, MET_ESIZE = 1, MET_ENOMEM = 2 };
+
+// ---- scratch memory -------------------------------------------------------------------------------
+// The metrics and regularizers need a few image-sized buffers per call. Fresh multi-megabyte
+// allocations are page-faulted in on every call (as much time as the math for PSNR-HVS), so each
+// thread keeps its buffers: slot MET_SLOT_REG for reg.c, MET_SLOT_MET for the metric called inside.
+// Contents are undefined (not zeroed). NULL when out of memory.
+enum { MET_SLOT_REG = 0, MET_SLOT_MET = 1, MET_NSLOTS = 2 };
+void *met_scratch(int slot, size_t bytes);
+// releases this thread's scratch buffers (they are made again when needed)
+void met_scratch_free(void);
 
 // ---- normalisations ---------------------------------------------------------------------------
 

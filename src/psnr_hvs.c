@@ -196,9 +196,10 @@ int hvs_error(const float *a, const float *b, int c, int h, int w, int masking, 
         return MET_OK;
     }
     // planes: a's Y'CbCr (3, H, W), b's (3, H, W), the gradient with respect to a's (3, H, W)
-    float *buf = calloc(9 * hw, sizeof(float));
+    float *buf = met_scratch(MET_SLOT_MET, 9 * hw * sizeof(float));
     if (!buf) return MET_ENOMEM;
     float *ya = buf, *yb = buf + 3 * hw, *dy = buf + 6 * hw;
+    if (da) memset(dy, 0, 3 * hw * sizeof(float));
     for (int p = 0; p < 3; p++)
         for (size_t i = 0; i < hw; i++) {
             ya[p * hw + i] = ycc[p][0] * a[i] + ycc[p][1] * a[hw + i] + ycc[p][2] * a[2 * hw + i];
@@ -215,7 +216,6 @@ int hvs_error(const float *a, const float *b, int c, int h, int w, int masking, 
             for (size_t i = 0; i < hw; i++)
                 da[ch * hw + i] += ycc[0][ch] * dy[i] + ycc[1][ch] * dy[hw + i] + ycc[2][ch] * dy[2 * hw + i];
     }
-    free(buf);
     *s = total;
     return MET_OK;
 }

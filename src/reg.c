@@ -36,7 +36,7 @@ static int reg_normalised(const float *g, const float *x, int c, int h, int w, r
 {
     // g, x, dg (C, H, W)
     size_t n = (size_t)c * h * w;
-    float *buf = malloc(3 * n * sizeof(float));
+    float *buf = met_scratch(MET_SLOT_REG, 3 * n * sizeof(float));
     if (!buf) return REG_ENOMEM;
     float *gh = buf, *xh = buf + n, *dgh = buf + 2 * n;
     mm_info ig, ix;
@@ -49,7 +49,6 @@ static int reg_normalised(const float *g, const float *x, int c, int h, int w, r
         *value = outer(m, &dr);
         if (dg && dr != 0) mm_backward(gh, (int)n, &ig, dgh, (float)(scale * dr), dg);
     }
-    free(buf);
     return met_to_reg(e);
 }
 
@@ -74,12 +73,13 @@ static int reg_tv(const float *g, const float *x, int c, int h, int w, double *v
     (void)x;
     size_t n = (size_t)c * h * w;
     float *d = 0;
-    if (dg && !(d = calloc(n, sizeof(float)))) return REG_ENOMEM;
-    *value = tv_metric(g, c, h, w, d);
-    if (d) {
-        for (size_t i = 0; i < n; i++) dg[i] += scale * d[i];
-        free(d);
+    if (dg) {
+        if (!(d = met_scratch(MET_SLOT_REG, n * sizeof(float)))) return REG_ENOMEM;
+        memset(d, 0, n * sizeof(float));
     }
+    *value = tv_metric(g, c, h, w, d);
+    if (d)
+        for (size_t i = 0; i < n; i++) dg[i] += scale * d[i];
     return REG_OK;
 }
 
@@ -87,8 +87,9 @@ static int reg_tv(const float *g, const float *x, int c, int h, int w, double *v
 static int tv_abs_scaled(const float *g, int c, int h, int w, double k, double *value, float *dg, float scale)
 {
     size_t hw = (size_t)h * w;
-    float *buf = calloc(2 * hw, sizeof(float));
+    float *buf = met_scratch(MET_SLOT_REG, 2 * hw * sizeof(float));
     if (!buf) return REG_ENOMEM;
+    memset(buf, 0, 2 * hw * sizeof(float));
     float *m = buf, *dm = buf + hw;
     for (int ch = 0; ch < c; ch++)
         for (size_t i = 0; i < hw; i++) m[i] += fabsf(g[ch * hw + i]);
@@ -101,7 +102,6 @@ static int tv_abs_scaled(const float *g, int c, int h, int w, double k, double *
                 dg[ch * hw + i] += s * dm[i] * (float)((v > 0) - (v < 0));
             }
     }
-    free(buf);
     return REG_OK;
 }
 

@@ -82,9 +82,13 @@ int ssim_gauss(const float *a, const float *b, int c, int h, int w, double *valu
     // hor: row-filtered signals (5, H, WV); mom: moment maps, then their gradients, with P zero
     // rows above and below (5, HV + 2P, WV); back: column-filtered gradient (H, WV); drow: one row (W)
     size_t nrow = 5 * (size_t)w;
-    double *buf = calloc(nrow + 5 * hwv + 5 * pv + hwv + (size_t)w, sizeof(double));
+    double *buf = met_scratch(MET_SLOT_MET, (nrow + 5 * hwv + 5 * pv + hwv + (size_t)w) * sizeof(double));
     if (!buf) return MET_ENOMEM;
     double *row = buf, *hor = row + nrow, *mom = hor + 5 * hwv, *back = mom + 5 * pv, *drow = back + hwv;
+    for (int m = 0; m < 5; m++) { // the zero rows around each moment map
+        memset(mom + m * pv, 0, (size_t)P * wv * sizeof(double));
+        memset(mom + m * pv + (size_t)(P + hv) * wv, 0, (size_t)P * wv * sizeof(double));
+    }
     double k[SSIM_WIN];
     gauss_taps(k);
     const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
@@ -134,7 +138,6 @@ int ssim_gauss(const float *a, const float *b, int c, int h, int w, double *valu
             }
         }
     }
-    free(buf);
     *value = total / q;
     return MET_OK;
 }

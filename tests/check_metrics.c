@@ -52,6 +52,27 @@ START_TEST(ssim_separable_matches_naive)
 }
 END_TEST
 
+// the padded row-sweep Sobel metric against the plain per-pixel maps (sobel_forward, reflect by index)
+START_TEST(sobel_metric_matches_maps)
+{
+    const int sizes[][3] = {{1, 2, 2}, {2, 3, 5}, {3, 17, 10}};
+    for (int k = 0; k < 3; k++) {
+        int c = sizes[k][0], h = sizes[k][1], w = sizes[k][2], n = c * h * w;
+        float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *d = malloc(n * sizeof(float));
+        float *ky = malloc(n * sizeof(float)), *kx = malloc(n * sizeof(float));
+        tu_fill_uniform(a, n, 0, 1);
+        tu_fill_uniform(b, n, 0, 1);
+        for (int i = 0; i < n; i++) d[i] = a[i] - b[i];
+        ck_assert_int_eq(sobel_forward(d, c, h, w, ky, kx), MET_OK);
+        double ref = 0, v;
+        for (int i = 0; i < n; i++) ref += (double)ky[i] * ky[i] + (double)kx[i] * kx[i];
+        ck_assert_int_eq(sobel_metric(a, b, c, h, w, &v, 0), MET_OK);
+        ck_assert_double_eq_tol(v, ref, 1e-5 * ref + 1e-9); // 2x2: every response is 0
+        free(a); free(b); free(d); free(ky); free(kx);
+    }
+}
+END_TEST
+
 // ---- closed forms ---------------------------------------------------------------------------------
 
 START_TEST(ssim_of_image_with_itself_is_one)
@@ -250,6 +271,7 @@ Suite *make_metrics_suite(void)
     Suite *s = suite_create("metrics");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, ssim_separable_matches_naive);
+    tcase_add_test(tc, sobel_metric_matches_maps);
     tcase_add_test(tc, ssim_of_image_with_itself_is_one);
     tcase_add_test(tc, psnr_of_known_mse);
     tcase_add_test(tc, tv_of_a_step);
