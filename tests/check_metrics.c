@@ -42,8 +42,8 @@ START_TEST(ssim_separable_matches_naive)
 {
     int c = 3, h = 23, w = 19, n = c * h * w;
     float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-    tu_fill_uniform(a, n, 0, 1);
-    for (int i = 0; i < n; i++) b[i] = 0.6f * a[i] + 0.4f * (float)tu_uniform();
+    rt_fill_uniform(a, n, 0, 1);
+    for (int i = 0; i < n; i++) b[i] = 0.6f * a[i] + 0.4f * (float)rt_uniform();
     double v;
     ck_assert_int_eq(ssim_gauss(a, b, c, h, w, &v, 0), MET_OK);
     ck_assert_double_eq_tol(v, ssim_gauss_naive(a, b, c, h, w), 2e-6);
@@ -60,8 +60,8 @@ START_TEST(sobel_metric_matches_maps)
         int c = sizes[k][0], h = sizes[k][1], w = sizes[k][2], n = c * h * w;
         float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float)), *d = malloc(n * sizeof(float));
         float *ky = malloc(n * sizeof(float)), *kx = malloc(n * sizeof(float));
-        tu_fill_uniform(a, n, 0, 1);
-        tu_fill_uniform(b, n, 0, 1);
+        rt_fill_uniform(a, n, 0, 1);
+        rt_fill_uniform(b, n, 0, 1);
         for (int i = 0; i < n; i++) d[i] = a[i] - b[i];
         ck_assert_int_eq(sobel_forward(d, c, h, w, ky, kx), MET_OK);
         double ref = 0, v;
@@ -79,7 +79,7 @@ START_TEST(ssim_of_image_with_itself_is_one)
 {
     int c = 3, h = 17, w = 21, n = c * h * w;
     float *a = malloc(n * sizeof(float)), *da = calloc(n, sizeof(float));
-    tu_fill_uniform(a, n, 0, 1);
+    rt_fill_uniform(a, n, 0, 1);
     double v;
     ck_assert_int_eq(ssim_gauss(a, a, c, h, w, &v, da), MET_OK);
     ck_assert_double_eq_tol(v, 1.0, 1e-6);
@@ -96,7 +96,7 @@ START_TEST(psnr_of_known_mse)
 {
     int n = 3 * 9 * 10;
     float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-    tu_fill_uniform(a, n, 0, 0.5);
+    rt_fill_uniform(a, n, 0, 0.5);
     for (int i = 0; i < n; i++) b[i] = a[i] + ((i & 1) ? 0.125f : -0.125f); // |a - b| = 1/8 exactly
     double m = mse_metric(a, b, n, 0);
     ck_assert_double_eq_tol(m, 1.0 / 64, 1e-9);
@@ -123,7 +123,7 @@ START_TEST(correlation_of_affine_copy)
 {
     int c = 3, hw = 97;
     float *x = malloc(c * hw * sizeof(float)), *y = malloc(c * hw * sizeof(float));
-    tu_fill_uniform(x, c * hw, -1, 2);
+    rt_fill_uniform(x, c * hw, -1, 2);
     const float k[3] = {2.5f, -0.3f, 7.0f}, d[3] = {1.0f, 4.0f, -3.0f};
     for (int ch = 0; ch < c; ch++)
         for (int i = 0; i < hw; i++) y[ch * hw + i] = k[ch] * x[ch * hw + i] + d[ch];
@@ -146,7 +146,7 @@ START_TEST(psnr_hvs_of_a_constant_offset)
     // a flat difference d has only a DC coefficient 8d per block: S = T_00^2 d^2 (luma), masking or not
     int h = 15, w = 22, n = h * w;
     float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-    tu_fill_uniform(b, n, 0.2, 0.8);
+    rt_fill_uniform(b, n, 0.2, 0.8);
     for (int i = 0; i < n; i++) a[i] = b[i] + 0.0625f;
     double s, sm, t00 = 1.6193873005;
     ck_assert_int_eq(hvs_error(a, b, 1, h, w, 0, &s, 0), MET_OK);
@@ -155,7 +155,7 @@ START_TEST(psnr_hvs_of_a_constant_offset)
     ck_assert_double_eq_tol(sm, s, 1e-8);
     ck_assert_double_eq_tol(hvs_db(s), -10 * log10(t00 * t00 * 0.0625 * 0.0625), 1e-5);
     // masking only lowers the error, and identical images are capped at 100 dB
-    tu_fill_uniform(a, n, 0, 1);
+    rt_fill_uniform(a, n, 0, 1);
     ck_assert_int_eq(hvs_error(a, b, 1, h, w, 0, &s, 0), MET_OK);
     ck_assert_int_eq(hvs_error(a, b, 1, h, w, 1, &sm, 0), MET_OK);
     ck_assert(sm < s && sm > 0);
@@ -238,13 +238,13 @@ START_TEST(normalisation_gradients)
     int c = 3, hw = 7 * 9, n = c * hw;
     float *t = malloc(n * sizeof(float)), *r = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
     float *u = calloc(n, sizeof(float)), sig[3];
-    tu_fill_uniform(r, n, -1, 1);
+    rt_fill_uniform(r, n, -1, 1);
     // float outputs: a step large enough that their rounding stays far below the differences
-    tu_fd_opts o = {1e-2, 2e-3, 1e-4, 0};
+    rt_fd_opts o = {1e-2, 2e-3, 1e-4, 0};
     for (int which = 0; which < 2; which++) {
         for (int kind = 0; kind < 2; kind++) {
-            if (kind == 0) tu_fill_uniform(t, n, -2, 3);
-            else tu_fill_structured(t, c, 7, 9, 0);
+            if (kind == 0) rt_fill_uniform(t, n, -2, 3);
+            else rt_fill_structured(t, c, 7, 9, 0);
             norm_ctx k = {c, hw, n, r, out, sig, which};
             memset(u, 0, n * sizeof(float));
             mm_info info;
@@ -256,7 +256,7 @@ START_TEST(normalisation_gradients)
                 std_backward(out, sig, c, hw, r, u);
             }
             int checked, skipped;
-            int fails = tu_fd_check(which ? "standardise" : "minmax", norm_value, &k, t, n, u, o, &checked, &skipped);
+            int fails = rt_fd_check(which ? "standardise" : "minmax", norm_value, &k, t, n, u, o, &checked, &skipped);
             ck_assert_msg(fails == 0, "%s (%s input): %d gradient failures", which ? "standardise" : "minmax",
                           kind ? "structured" : "random", fails);
             ck_assert_msg(checked >= n / 2, "%s: only %d of %d elements checked", which ? "standardise" : "minmax", checked, n);

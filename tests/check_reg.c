@@ -31,11 +31,11 @@ static void fd_check_all(int size, int kind)
     int c = fd_sizes[size][0], h = fd_sizes[size][1], w = fd_sizes[size][2], n = c * h * w;
     float *g = calloc(n, sizeof(float)), *x = calloc(n, sizeof(float)), *u = calloc(n, sizeof(float));
     if (kind == 0) {
-        tu_fill_uniform(g, n, -1, 1);
-        tu_fill_uniform(x, n, 0, 1);
+        rt_fill_uniform(g, n, -1, 1);
+        rt_fill_uniform(x, n, 0, 1);
     } else {
-        tu_fill_structured(g, c, h, w, kind == 1 ? 1 : 2);
-        tu_fill_structured(x, c, h, w, 0);
+        rt_fill_structured(g, c, h, w, kind == 1 ? 1 : 2);
+        rt_fill_structured(x, c, h, w, 0);
         // a constant patch in the image too (a zero-variance block for the PSNR-HVS-M mask)
         for (int i = h - 8 > 0 ? h - 8 : 0; i < h; i++)
             for (int j = 0; j < 8 && j < w; j++) x[i * w + j] = 0.25f;
@@ -50,9 +50,9 @@ static void fd_check_all(int size, int kind)
         char err[256];
         ck_assert_msg(reg_eval(r, g, x, c, h, w, &v, u, 1, err, sizeof err) == REG_OK, "%s", err);
         reg_ctx ctx = {r, x, c, h, w};
-        tu_fd_opts o = {1e-3 * (hi - lo), 5e-3, 1e-4, 300};
+        rt_fd_opts o = {1e-3 * (hi - lo), 5e-3, 1e-4, 300};
         int checked, skipped;
-        int fails = tu_fd_check(r->name, reg_value, &ctx, g, n, u, o, &checked, &skipped);
+        int fails = rt_fd_check(r->name, reg_value, &ctx, g, n, u, o, &checked, &skipped);
         ck_assert_msg(fails == 0, "%s at C=%d H=%d W=%d (%s input): %d of %d elements fail the gradient check",
                       r->name, c, h, w, kind ? "structured" : "random", fails, checked);
         int tested = checked + skipped;
@@ -131,8 +131,8 @@ START_TEST(batch_is_mean_of_images)
     int b = 3, c = 3, h = 12, w = 13, n = c * h * w;
     float *g = malloc(b * n * sizeof(float)), *x = malloc(b * n * sizeof(float));
     float *ub = calloc(b * n, sizeof(float)), *u1 = malloc(n * sizeof(float));
-    tu_fill_uniform(g, b * n, -1, 1);
-    tu_fill_uniform(x, b * n, 0, 1);
+    rt_fill_uniform(g, b * n, -1, 1);
+    rt_fill_uniform(x, b * n, 0, 1);
     char err[256];
     for (int k = 0; k < reg_count(); k++) {
         const reg_def *r = reg_at(k);
@@ -178,13 +178,13 @@ START_TEST(degenerate_inputs_are_finite)
 {
     int c = 3, h = 16, w = 12, n = c * h * w;
     float *g = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float)), *k = malloc(n * sizeof(float));
-    tu_fill_uniform(x, n, 0, 1);
+    rt_fill_uniform(x, n, 0, 1);
     for (int i = 0; i < n; i++) g[i] = 0.37f;
     check_degenerate(g, x, c, h, w, "constant heatmap", 1);
     for (int i = 0; i < n; i++) g[i] = 0;
     check_degenerate(g, x, c, h, w, "zero heatmap", 1);
     for (int i = 0; i < n; i++) k[i] = -4.0f;
-    tu_fill_uniform(g, n, -1, 1);
+    rt_fill_uniform(g, n, -1, 1);
     check_degenerate(g, k, c, h, w, "constant image", 0);
     check_degenerate(k, k, c, h, w, "constant heatmap and image", 1);
     // g = x: MSE = 0, so psnr is 0 with zero gradient; grad_diff stays finite
@@ -210,8 +210,8 @@ START_TEST(nonfinite_input_is_an_error)
 {
     int c = 3, h = 12, w = 12, n = c * h * w;
     float *g = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float)), *u = calloc(n, sizeof(float));
-    tu_fill_uniform(g, n, -1, 1);
-    tu_fill_uniform(x, n, 0, 1);
+    rt_fill_uniform(g, n, -1, 1);
+    rt_fill_uniform(x, n, 0, 1);
     char err[256];
     double v = 42;
     g[h * w + 2 * w + 5] = NAN;
@@ -227,7 +227,7 @@ START_TEST(nonfinite_input_is_an_error)
     // batched: the image index is named and no gradient is written
     float *gb = malloc(2 * n * sizeof(float)), *xb = malloc(2 * n * sizeof(float));
     memcpy(gb, g, n * sizeof(float)); memcpy(gb + n, g, n * sizeof(float));
-    tu_fill_uniform(xb, 2 * n, 0, 1);
+    rt_fill_uniform(xb, 2 * n, 0, 1);
     gb[n + 3] = INFINITY;
     float *ub = calloc(2 * n, sizeof(float));
     ck_assert_int_eq(reg_eval_batch(reg_lookup("mse", 0, 0), gb, xb, 2, c, h, w, &v, ub, 1, err, sizeof err), REG_EINPUT);

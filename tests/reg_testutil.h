@@ -76,22 +76,22 @@ static void fx_free(fx_file *f)
 
 // ---- inputs -----------------------------------------------------------------------------------
 
-static uint64_t tu_rng = 88172645463325252ull;
-static double tu_uniform(void)
+static uint64_t rt_rng = 88172645463325252ull;
+static double rt_uniform(void)
 {
-    tu_rng ^= tu_rng << 13;
-    tu_rng ^= tu_rng >> 7;
-    tu_rng ^= tu_rng << 17;
-    return (tu_rng >> 11) * (1.0 / 9007199254740992.0);
+    rt_rng ^= rt_rng << 13;
+    rt_rng ^= rt_rng >> 7;
+    rt_rng ^= rt_rng << 17;
+    return (rt_rng >> 11) * (1.0 / 9007199254740992.0);
 }
-static void tu_fill_uniform(float *t, int n, double lo, double hi)
+static void rt_fill_uniform(float *t, int n, double lo, double hi)
 {
-    for (int i = 0; i < n; i++) t[i] = (float)(lo + (hi - lo) * tu_uniform());
+    for (int i = 0; i < n; i++) t[i] = (float)(lo + (hi - lo) * rt_uniform());
 }
 
 // A structured plane set (C, H, W): a smooth ramp, a vertical edge at W/2, and a constant patch
 // that takes the maximum value (a tie at the max, kinks of |.| inside it). kind varies the mix.
-static void tu_fill_structured(float *t, int c, int h, int w, int kind)
+static void rt_fill_structured(float *t, int c, int h, int w, int kind)
 {
     float top = -1e30f;
     for (int ch = 0; ch < c; ch++)
@@ -110,21 +110,21 @@ static void tu_fill_structured(float *t, int c, int h, int w, int kind)
 // ---- central differences ------------------------------------------------------------------------
 
 // the function under test at t (n); ctx carries everything else
-typedef double (*tu_fn)(const float *t, void *ctx);
+typedef double (*rt_fn)(const float *t, void *ctx);
 
 typedef struct {
     double h;        // step (absolute)
     double rtol;     // relative tolerance of analytic against numeric
     double atol;     // absolute tolerance, as a fraction of max |analytic|
     int max_checks;  // check at most about this many elements (spread evenly); 0 = all
-} tu_fd_opts;
+} rt_fd_opts;
 
 // Checks u (n) = ∂fn/∂t at t element by element with central differences at h and h/2. An element is
 // skipped as a kink when the two central estimates, or the curvature estimates at h and h/2, disagree
 // (a kink of |.|, of a soft threshold or a change of argmin/argmax within h). Each failure prints
 // "op index numeric analytic". Returns the number of failures; *checked and *skipped count the rest.
-static int tu_fd_check(const char *op, tu_fn fn, void *ctx, float *t, int n, const float *u,
-                       tu_fd_opts o, int *checked, int *skipped)
+static int rt_fd_check(const char *op, rt_fn fn, void *ctx, float *t, int n, const float *u,
+                       rt_fd_opts o, int *checked, int *skipped)
 {
     double umax = 0;
     for (int i = 0; i < n; i++) if (fabs(u[i]) > umax) umax = fabs(u[i]);
