@@ -56,10 +56,10 @@ $(DK)/.patched: $(UP)/.stamp-$(if $(DARKNET_SRC),local,debian) patches/$(FORK)/s
 	echo "$(SRCID)" > $(DK)/.srcid
 	touch $@
 
-# darknet itself (darknet's Makefile, incremental), copied to ./darknet.
+# darknet itself (darknet's Makefile, incremental), copied to ./darknet (by the default BUILD=build).
 darknet: setup $(DK)/.patched
 	$(MAKE) -C $(DK) $(DKFLAGS) -j2 --no-print-directory obj backup results darknet libdarknet.a
-	@cmp -s $(DK)/darknet darknet || cp $(DK)/darknet darknet
+	@if [ "$(BUILD)" = build ] && ! cmp -s $(DK)/darknet darknet; then cp $(DK)/darknet darknet.tmp && mv -f darknet.tmp darknet; fi
 
 # ---- tests -----------------------------------------------------------------------------------
 TEST_SRC := $(wildcard tests/*.c)

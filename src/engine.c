@@ -796,8 +796,7 @@ static void stock_backward(eng *e, eng_form form, const float *truth, const floa
     network net = *netp;
     network orig = net;
     net.train = 0;
-    orig.train = 0;
-    orig.delta = 0;
+    orig.train = 0;   // orig.delta: the caller's input-gradient buffer, or NULL
     for (int i = e->top; i >= 0; --i) {
         layer l = net.layers[i];
         if (i == 0) {
@@ -858,8 +857,7 @@ static int stock_input_grad(eng *e, eng_form form, const float *truth, const flo
     bn_saved *stats = lend_batch_stats(e);
     int train = net->train;
     forward_frozen(e);
-    float one[1024];
-    float *fac = B <= 1024 ? one : malloc(B * sizeof(float));
+    float *fac = malloc(B * sizeof(float));
     for (int b = 0; b < B; b++) fac[b] = 1;
     memset(g, 0, nb * sizeof(float));
     float *old = net->delta;
@@ -867,7 +865,7 @@ static int stock_input_grad(eng *e, eng_form form, const float *truth, const flo
     stock_backward(e, form, truth, r, fac);
     net->delta = old;
     for (size_t i = 0; i < nb; i++) g[i] = -g[i];
-    if (fac != one) free(fac);
+    free(fac);
     for (int k = 0; k < top; k++) { layer *l = &net->layers[k]; if (l->delta) fill_cpu(l->outputs * B, 0, l->delta, 1); }
     net->train = train;
     if (stats) restore_rolling(net, stats);

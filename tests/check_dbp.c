@@ -1,0 +1,393 @@
+// check_dbp.c: double backprop. The engine's parameter gradient of lambda * sum_b R(g_b, x_b)
+// against central differences of that sum with g recomputed at each theta +- eps (BN statistics
+// held, as the spec defines), per layer type and for a small ResNet, every formulation; exact and
+// finite-difference methods against each other.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "reg.h"
+#include "testutil.h"
+
+#define NET(body) "[net]\nbatch=3\nwidth=6\nheight=6\nchannels=2\n" body "[softmax]\n"
+
+static const char *LAYER_NETS[][2] = {
+    {"conv", NET("[convolutional]\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
+    {"conv_bn", NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=relu\n[connected]\noutput=4\nactivation=linear\n")},
+    {"conv_stride2_groups", NET("[convolutional]\nfilters=4\ngroups=2\nsize=3\nstride=2\npad=1\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_1x1_logistic", NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=1\nstride=1\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_tanh", NET("[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
+    {"connected", NET("[connected]\noutput=5\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
+    {"connected_bn_tanh", NET("[connected]\nbatch_normalize=1\noutput=5\nactivation=tanh\n[connected]\noutput=4\nactivation=linear\n")},
+    {"maxpool", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[maxpool]\nsize=2\nstride=2\n[connected]\noutput=3\nactivation=linear\n")},
+    {"avgpool", NET("[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n[avgpool]\n")},
+    {"shortcut", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+    {"route", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=linear\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
+    {"dropout", NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.3\n[connected]\noutput=3\nactivation=linear\n")},
+    {"activation_batchnorm", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[activation]\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
+};
+#define N_LAYER_NETS ((int)(sizeof LAYER_NETS / sizeof LAYER_NETS[0]))
+
+static const char *RESNET =
+    "[net]\nbatch=2\nwidth=12\nheight=12\nchannels=2\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=linear\n"
+    "[shortcut]\nfrom=-3\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=1\nstride=1\nactivation=leaky\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=1\nstride=1\nactivation=linear\n"
+    "[shortcut]\nfrom=-4\nactivation=leaky\n"
+    "[avgpool]\n"
+    "[convolutional]\nfilters=5\nsize=1\nstride=1\nactivation=linear\n"
+    "[softmax]\n";
+
+// every parameter array of the layers below the top: (pointer, update buffer, size)
+typedef struct { float *p, *upd; int n, layer; const char *what; } param_ref;
+
+static int params_of(network *net, int top, param_ref *out)
+{
+    int c = 0;
+    for (int k = 0; k < top; k++) {
+        layer *l = &net->layers[k];
+        if (l->type == CONVOLUTIONAL) {
+            out[c++] = (param_ref){l->weights, l->weight_updates, l->nweights, k, "weights"};
+            out[c++] = (param_ref){l->biases, l->bias_updates, l->n, k, "biases"};
+            if (l->batch_normalize) out[c++] = (param_ref){l->scales, l->scale_updates, l->n, k, "scales"};
+        } else if (l->type == CONNECTED) {
+            out[c++] = (param_ref){l->weights, l->weight_updates, l->inputs * l->outputs, k, "weights"};
+            out[c++] = (param_ref){l->biases, l->bias_updates, l->outputs, k, "biases"};
+            if (l->batch_normalize) out[c++] = (param_ref){l->scales, l->scale_updates, l->outputs, k, "scales"};
+        } else if (l->type == BATCHNORM) {
+            out[c++] = (param_ref){l->biases, l->bias_updates, l->c, k, "biases"};
+            out[c++] = (param_ref){l->scales, l->scale_updates, l->c, k, "scales"};
+        }
+    }
+    return c;
+}
+
+static void zero_updates(param_ref *p, int np)
+{
+    for (int i = 0; i < np; i++) memset(p[i].upd, 0, p[i].n * sizeof(float));
+}
+
+// sum_b R(g_b, x_b) at the current parameters, BN statistics and dropout draws frozen
+static double reg_sum(network *net, eng *e, tu_frozen *fz, const eng_reg_cfg *c, const float *truth, uint64_t rng)
+{
+    tu_frozen_forward(net, fz);
+    int B = net->batch, n = net->inputs, K = eng_classes(e);
+    float *seed = malloc(B * K * sizeof(float)), *g = malloc(B * n * sizeof(float));
+    eng_seed(e, c->form, truth, &rng, seed);
+    eng_input_grad(e, seed, g);
+    double s = 0;
+    for (int b = 0; b < B; b++) {
+        double r;
+        char err[256];
+        int rc = reg_eval(c->reg, g + b * n, net->input + b * n, net->c, net->h, net->w, &r, NULL, 1, err, sizeof err);
+        ck_assert_msg(rc == 0, "reg_eval: %s", err);
+        s += r;
+    }
+    free(seed); free(g);
+    return s;
+}
+
+typedef struct { int checked, skipped, failed; } stats;
+
+// The engine's update buffers after eng_reg_step against central differences of lambda*sum R.
+static stats second_order_check(const char *name, const char *cfg, eng_form form, const char *regname,
+                                uint64_t seed, int samples)
+{
+    stats st = {0};
+    network *net = tu_net(cfg);
+    tu_randomize(net, seed);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s: %s", name, err);
+    int B = net->batch, K = eng_classes(e), n = net->inputs * B;
+    uint64_t rng = seed * 13 + 5;
+    tu_fill(net->input, n, 0, 1, &rng);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K + (b * 5 + (int)seed) % K] = 1;
+    eng_reg_cfg c = { reg_lookup(regname, NULL, 0), form, 0.7f, ENG_EXACT, 0.01f };
+    ck_assert(c.reg != NULL);
+    param_ref P[64];
+    int np = params_of(net, eng_top(e), P);
+    net->truth = 0;
+    net->train = 1;
+    srand(11);   // the same dropout draws in every run of the case
+    forward_network(net);
+    zero_updates(P, np);
+    uint64_t r_rng = rng, step_rng = rng;   // spectreg's draw: the same r at every evaluation
+    eng_reg_report rep;
+    int rc = eng_reg_step(e, &c, truth, &step_rng, &rep, err, sizeof err);
+    ck_assert_msg(rc == 0, "%s: %s", name, err);
+    tu_frozen *fz = tu_freeze(net);
+    double r0 = reg_sum(net, e, fz, &c, truth, r_rng);
+    ck_assert_msg(fabs(r0 / B - rep.r_mean) <= 1e-4 * (1 + fabs(r0)), "%s: R %g vs engine %g", name, r0 / B, rep.r_mean);
+    for (int s = 0; s < samples; s++) {
+        param_ref *p = &P[(int)(tu_uniform(&rng) * np) % np];
+        int i = (int)(tu_uniform(&rng) * p->n) % p->n;
+        float v = p->p[i];
+        // central differences with eps, eps/2, eps/4, eps/8: the first two neighbours that agree give
+        // the estimate; a kink (ReLU, maxpool, |.|, min/max of N_mm) lies within the larger steps
+        double eps = 1e-3 * (fabs(v) > 0.3 ? fabs(v) : 0.3), est[4];
+        for (int j = 0; j < 4; j++) {
+            double h = eps / (1 << j);
+            p->p[i] = v + (float)h;
+            double sp = c.lambda * reg_sum(net, e, fz, &c, truth, r_rng);
+            p->p[i] = v - (float)h;
+            double sm = c.lambda * reg_sum(net, e, fz, &c, truth, r_rng);
+            est[j] = (sp - sm) / (2 * h);
+        }
+        p->p[i] = v;
+        double ana = -p->upd[i];   // darknet's updates hold -gradient
+        double tol = 1e-3 * (1 + fabs(r0)) + 3e-2 * fabs(ana);
+        double num = NAN;
+        for (int j = 0; j < 3 && isnan(num); j++)
+            if (fabs(est[j] - est[j + 1]) <= 0.5 * tol) num = est[j + 1];
+        if (isnan(num)) { st.skipped++; continue; }
+        if (getenv("DBP_DEBUG")) fprintf(stderr, "%s %s %s L%d %s[%d] num %g ana %g\n", name, eng_form_name(form), regname, p->layer, p->what, i, num, ana);
+        st.checked++;
+        if (fabs(num - ana) > tol) {
+            st.failed++;
+            fprintf(stderr, "second order: %s %s %s layer %d %s[%d]: numeric %.6g analytic %.6g\n",
+                    name, eng_form_name(form), regname, p->layer, p->what, i, num, ana);
+        }
+    }
+    tu_unfreeze(net, fz);
+    free(truth);
+    eng_free(e);
+    free_network(net);
+    return st;
+}
+
+static void expect_ok(stats st, const char *name, eng_form form, const char *reg, int samples)
+{
+    ck_assert_msg(st.failed == 0, "%s %s %s: %d of %d parameter gradients differ from central differences",
+                  name, eng_form_name(form), reg, st.failed, st.checked);
+    ck_assert_msg(st.checked >= samples / 2, "%s %s %s: only %d of %d samples away from kinks",
+                  name, eng_form_name(form), reg, st.checked, samples);
+}
+
+START_TEST(each_layer_type_second_order)
+{
+    static const char *regs[] = {"l2", "tv", "mse"};
+    int idx = _i / 3;
+    eng_form form = (eng_form)(_i % 3);
+    const char *reg = regs[(idx + _i) % 3];
+    stats st = second_order_check(LAYER_NETS[idx][0], LAYER_NETS[idx][1], form, reg, 1 + idx, getenv("DBP_N") ? atoi(getenv("DBP_N")) : 16);
+    expect_ok(st, LAYER_NETS[idx][0], form, reg, 16);
+}
+END_TEST
+
+START_TEST(resnet_second_order)
+{
+    static const char *regs[] = {"l2", "tv", "mse", "ssim"};
+    eng_form form = (eng_form)(_i % 3);
+    const char *reg = regs[_i % 4];
+    stats st = second_order_check("resnet", RESNET, form, reg, 1 + _i, 16);
+    expect_ok(st, "resnet", form, reg, 16);
+}
+END_TEST
+
+// ----------------------------------------------------------------------------------------------
+
+// the engine's parameter gradient (all update buffers, flattened) for a method
+static float *reg_gradient(const char *cfg, eng_form form, const char *regname, eng_method method, float step,
+                           uint64_t seed, int *len, int exact_rules)
+{
+    network *net = tu_net(cfg);
+    tu_randomize(net, seed);
+    char err[512];
+    eng *e = eng_init_for(net, exact_rules, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s", err);
+    int B = net->batch, K = eng_classes(e), n = net->inputs * B;
+    uint64_t rng = seed * 3 + 1;
+    tu_fill(net->input, n, 0, 1, &rng);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K + (b + 1) % K] = 1;
+    memcpy(net->truth, truth, B * K * sizeof(float));
+    param_ref P[64];
+    int np = params_of(net, eng_top(e), P);
+    net->train = 1;
+    srand(11);   // the same dropout draws in every run of the case
+    forward_network(net);
+    // what darknet's backward will read must survive the engine's work
+    const layer *sm = &net->layers[eng_top(e)];
+    float *smdelta = malloc(B * K * sizeof(float)), *out0 = malloc(net->layers[0].outputs * B * sizeof(float));
+    memcpy(smdelta, sm->delta, B * K * sizeof(float));
+    memcpy(out0, net->layers[0].output, net->layers[0].outputs * B * sizeof(float));
+    zero_updates(P, np);
+    eng_reg_cfg c = { reg_lookup(regname, NULL, 0), form, 1.0f, method, step };
+    eng_reg_report rep;
+    ck_assert_msg(eng_reg_step(e, &c, truth, &rng, &rep, err, sizeof err) == 0, "%s", err);
+    ck_assert(memcmp(smdelta, sm->delta, B * K * sizeof(float)) == 0);
+    for (int i = 0; i < net->layers[0].outputs * B; i++)
+        ck_assert_float_eq_tol(out0[i], net->layers[0].output[i], 1e-6f);
+    int total = 0;
+    for (int i = 0; i < np; i++) total += P[i].n;
+    float *gout = malloc(total * sizeof(float));
+    int off = 0;
+    for (int i = 0; i < np; i++) { memcpy(gout + off, P[i].upd, P[i].n * sizeof(float)); off += P[i].n; }
+    *len = total;
+    free(truth); free(smdelta); free(out0);
+    eng_free(e);
+    free_network(net);
+    return gout;
+}
+
+// How many ReLU/leaky units or maxpool choices differ between the frozen forward at x and at
+// x + h u (h_b = step |x_b| / |u_b|, as the finite method takes it): a kink between the two points.
+static int kinks_crossed(const char *cfg, eng_form form, const char *regname, float step, uint64_t seed)
+{
+    network *net = tu_net(cfg);
+    tu_randomize(net, seed);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    int B = net->batch, K = eng_classes(e), n1 = net->inputs, n = n1 * B;
+    uint64_t rng = seed * 3 + 1;
+    tu_fill(net->input, n, 0, 1, &rng);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K + (b + 1) % K] = 1;
+    memcpy(net->truth, truth, B * K * sizeof(float));
+    net->train = 1;
+    srand(11);   // the same dropout draws in every run of the case
+    forward_network(net);
+    eng_reg_cfg c = { reg_lookup(regname, NULL, 0), form, 0, ENG_EXACT, step };
+    ck_assert(eng_reg_step(e, &c, truth, &rng, NULL, err, sizeof err) == 0);
+    float *u = calloc(n, sizeof(float)), *x0 = malloc(n * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        double r;
+        reg_eval(c.reg, eng_last_heatmap(e) + b * n1, net->input + b * n1, net->c, net->h, net->w, &r, u + b * n1, 1, NULL, 0);
+    }
+    memcpy(x0, net->input, n * sizeof(float));
+    tu_frozen *fz = tu_freeze(net);
+    int top = eng_top(e), changed = 0;
+    float **sign = calloc(top, sizeof(float *));
+    for (int pass = 0; pass < 2; pass++) {
+        for (int b = 0; b < B; b++) {
+            double xn = 0, un = 0;
+            for (int i = 0; i < n1; i++) { xn += x0[b * n1 + i] * x0[b * n1 + i]; un += u[b * n1 + i] * u[b * n1 + i]; }
+            double h = un > 0 ? step * sqrt(xn) / sqrt(un) : 0;
+            for (int i = 0; i < n1; i++) net->input[b * n1 + i] = x0[b * n1 + i] + (pass ? h * u[b * n1 + i] : 0);
+        }
+        tu_frozen_forward(net, fz);
+        for (int k = 0; k < top; k++) {
+            layer *l = &net->layers[k];
+            int m = l->outputs * B;
+            int relu = (l->type == CONVOLUTIONAL || l->type == CONNECTED || l->type == SHORTCUT || l->type == ACTIVE) &&
+                       (l->activation == RELU || l->activation == LEAKY);
+            if (!relu && l->type != MAXPOOL) continue;
+            if (!sign[k]) sign[k] = malloc(m * sizeof(float));
+            for (int i = 0; i < m; i++) {
+                float v = l->type == MAXPOOL ? (float)l->indexes[i] : (l->output[i] > 0);
+                if (pass && v != sign[k][i]) changed++;
+                sign[k][i] = v;
+            }
+        }
+    }
+    tu_unfreeze(net, fz);
+    for (int k = 0; k < top; k++) free(sign[k]);
+    free(sign); free(u); free(x0); free(truth);
+    eng_free(e);
+    free_network(net);
+    return changed;
+}
+
+// exact against finite for one case; returns 0 when a kink lies within the step (not compared)
+static int compare_methods(const char *cfg, eng_form form, const char *reg, eng_method method, double rel_tol, int exact_rules)
+{
+    const float step = 1e-3f;
+    if (kinks_crossed(cfg, form, reg, method == ENG_FINITE_CENTRAL ? -step : step, 7) ||
+        kinks_crossed(cfg, form, reg, step, 7))
+        return 0;
+    int n1, n2;
+    float *a = reg_gradient(cfg, form, reg, ENG_EXACT, 0, 7, &n1, 1);
+    float *b = reg_gradient(cfg, form, reg, method, step, 7, &n2, exact_rules);
+    ck_assert_int_eq(n1, n2);
+    double dn = 0, an = 0;
+    for (int i = 0; i < n1; i++) { dn += (double)(a[i] - b[i]) * (a[i] - b[i]); an += (double)a[i] * a[i]; }
+    ck_assert_msg(an > 0, "exact gradient is zero");
+    ck_assert_msg(sqrt(dn / an) < rel_tol, "%.40s... %s %s %s: exact and finite differ by %.3g (relative L2)",
+                  cfg + 45, eng_form_name(form), reg, method == ENG_FINITE ? "forward" : "central", sqrt(dn / an));
+    free(a); free(b);
+    return 1;
+}
+
+// piecewise-linear networks: forward differences of grad_theta s along u are exact off kinks
+START_TEST(exact_and_finite_agree)
+{
+    const char *cfgs[] = {LAYER_NETS[0][1], LAYER_NETS[1][1], LAYER_NETS[7][1], LAYER_NETS[9][1],
+                          LAYER_NETS[10][1], LAYER_NETS[11][1], RESNET};
+    int compared = 0, cases = 0;
+    for (int c = 0; c < 7; c++) {
+        compared += compare_methods(cfgs[c], ENG_ONEHOT, "tv", ENG_FINITE, 2e-2, 1);
+        compared += compare_methods(cfgs[c], ENG_SPECTREG, "l2", ENG_FINITE, 2e-2, 1);
+        compared += compare_methods(cfgs[c], ENG_LOSS, "mse", ENG_FINITE_CENTRAL, 2e-2, 1);
+        // the finite method through darknet's own backward only (heatmap included)
+        compared += compare_methods(cfgs[c], ENG_ONEHOT, "l2", ENG_FINITE, 2e-2, 0);
+        cases += 4;
+    }
+    ck_assert_msg(compared >= cases / 2, "only %d of %d cases free of kinks within the step", compared, cases);
+}
+END_TEST
+
+START_TEST(finite_method_runs_on_layers_without_exact_rules)
+{
+    const char *cfg = NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=elu\n[connected]\noutput=3\nactivation=linear\n");
+    network *net = tu_net(cfg);
+    char err[512];
+    ck_assert(eng_init(net, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "method=finite"), "the refusal should suggest method=finite: %s", err);
+    free_network(net);
+    int n;
+    float *g = reg_gradient(cfg, ENG_ONEHOT, "l2", ENG_FINITE, 1e-3f, 3, &n, 0);
+    double s = 0;
+    for (int i = 0; i < n; i++) s += fabsf(g[i]);
+    ck_assert(s > 0 && isfinite(s));
+    free(g);
+}
+END_TEST
+
+START_TEST(nan_input_is_an_error)
+{
+    network *net = tu_net(LAYER_NETS[0][1]);
+    tu_randomize(net, 1);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    int B = net->batch, K = eng_classes(e);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K] = 1;
+    uint64_t rng = 1;
+    tu_fill(net->input, net->inputs * B, 0, 1, &rng);
+    net->train = 1;
+    srand(11);   // the same dropout draws in every run of the case
+    forward_network(net);
+    net->input[3] = NAN;   // the image the regularizer compares with
+    eng_reg_cfg c = { reg_lookup("mse", NULL, 0), ENG_ONEHOT, 1, ENG_EXACT, 0.01f };
+    err[0] = 0;
+    ck_assert(eng_reg_step(e, &c, truth, &rng, NULL, err, sizeof err) != 0);
+    ck_assert_msg(strstr(err, "mse") && strstr(err, "image 0"), "message: %s", err);
+    free(truth);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
+Suite *make_dbp_suite(void)
+{
+    Suite *s = suite_create("dbp");
+    TCase *tc = tcase_create("double_backprop");
+    tcase_set_timeout(tc, 180);
+    tcase_add_loop_test(tc, each_layer_type_second_order, 0, N_LAYER_NETS * 3);
+    tcase_add_loop_test(tc, resnet_second_order, 0, 6);
+    tcase_add_test(tc, exact_and_finite_agree);
+    tcase_add_test(tc, finite_method_runs_on_layers_without_exact_rules);
+    tcase_add_test(tc, nan_input_is_an_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
