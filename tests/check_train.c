@@ -1,0 +1,287 @@
+// check_train.c: the [saliency] cfg section inside darknet's own training step
+// (train_network_datum): the weight change, the printed loss, rolling statistics, weights files,
+// a short run that lowers the regularizer, and the section's errors.
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "engine.h"
+#include "reg.h"
+#include "testutil.h"
+
+#define HEAD "[net]\nbatch=4\nwidth=12\nheight=12\nchannels=2\nlearning_rate=0.05\nmomentum=0\ndecay=0\npolicy=constant\nmax_batches=100\n"
+#define BODY \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=leaky\n" \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=linear\n" \
+    "[shortcut]\nfrom=-2\nactivation=leaky\n" \
+    "[maxpool]\nsize=2\nstride=2\n" \
+    "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n" \
+    "[avgpool]\n[softmax]\n"
+#define SAL(reg, form, method) "[saliency]\nregularizer=" reg "\nformulation=" form "\nweight=0.8\nmethod=" method "\n"
+
+static network *quiet_net(const char *cfg)
+{
+    network *net = tu_net(cfg);
+    tu_randomize(net, 21);
+    return net;
+}
+
+static void fill_batch(network *net, uint64_t seed)
+{
+    uint64_t rng = seed;
+    tu_fill(net->input, net->inputs * net->batch, 0, 1, &rng);
+    memset(net->truth, 0, net->truths * net->batch * sizeof(float));
+    for (int b = 0; b < net->batch; b++) net->truth[b * net->truths + (b * 2 + 1) % net->truths] = 1;
+}
+
+typedef struct { float *p; int n; } arr;
+
+static int params(network *net, arr *out)
+{
+    int c = 0;
+    for (int k = 0; k < net->n; k++) {
+        layer *l = &net->layers[k];
+        if (l->type != CONVOLUTIONAL) continue;
+        out[c++] = (arr){l->weights, l->nweights};
+        out[c++] = (arr){l->biases, l->n};
+        if (l->batch_normalize) {
+            out[c++] = (arr){l->scales, l->n};
+            out[c++] = (arr){l->rolling_mean, l->n};
+            out[c++] = (arr){l->rolling_variance, l->n};
+        }
+    }
+    return c;
+}
+
+static float *flat(network *net, int *len)
+{
+    arr a[32];
+    int na = params(net, a), n = 0;
+    for (int i = 0; i < na; i++) n += a[i].n;
+    float *v = malloc(n * sizeof(float));
+    n = 0;
+    for (int i = 0; i < na; i++) { memcpy(v + n, a[i].p, a[i].n * sizeof(float)); n += a[i].n; }
+    *len = n;
+    return v;
+}
+
+// One step of darknet's training with the section = the plain step + lr/batch * (-lambda dR/dtheta).
+static void one_step_case(const char *sal, eng_form form, const char *regname, eng_method method)
+{
+    char cfg_plain[4096], cfg_reg[4096];
+    snprintf(cfg_plain, sizeof cfg_plain, "%s%s", HEAD, BODY);
+    snprintf(cfg_reg, sizeof cfg_reg, "%s%s%s", HEAD, BODY, sal);
+    network *a = quiet_net(cfg_plain), *b = quiet_net(cfg_reg), *c = quiet_net(cfg_plain);
+    int n0, na, nb;
+    float *w0 = flat(a, &n0);
+    // the regularizer's update alone, from the engine on a third copy
+    fill_batch(c, 5);
+    c->train = 1;
+    forward_network(c);
+    char err[512];
+    eng *e = eng_init(c, err, sizeof err);
+    eng_reg_cfg rc = { reg_lookup(regname, NULL, 0), form, 0.8f, method, 0.01f };
+    uint64_t rng = 1;   // the section's default seed
+    eng_reg_report rep;
+    ck_assert_msg(eng_reg_step(e, &rc, c->truth, &rng, &rep, err, sizeof err) == 0, "%s", err);
+    float *ureg = calloc(n0, sizeof(float));
+    {
+        arr u[32], p[32];
+        int np = params(c, p), k = 0, off = 0;
+        for (int l = 0; l < c->n; l++) {
+            layer *L = &c->layers[l];
+            if (L->type != CONVOLUTIONAL) continue;
+            u[k++] = (arr){L->weight_updates, L->nweights};
+            u[k++] = (arr){L->bias_updates, L->n};
+            if (L->batch_normalize) { u[k++] = (arr){L->scale_updates, L->n}; u[k++] = (arr){NULL, L->n}; u[k++] = (arr){NULL, L->n}; }
+        }
+        ck_assert_int_eq(k, np);
+        for (int i = 0; i < np; i++) { if (u[i].p) memcpy(ureg + off, u[i].p, u[i].n * sizeof(float)); off += p[i].n; }
+    }
+    // darknet's own steps
+    fill_batch(a, 5);
+    fill_batch(b, 5);
+    float loss_a = train_network_datum(a);
+    float loss_b = train_network_datum(b);
+    float *wa = flat(a, &na), *wb = flat(b, &nb);
+    ck_assert_int_eq(na, n0);
+    ck_assert_int_eq(nb, n0);
+    float lr_over_b = 0.05f / 4;
+    double dn = 0, rn = 0;
+    for (int i = 0; i < n0; i++) {
+        double want = wa[i] + lr_over_b * ureg[i];
+        dn += (wb[i] - want) * (wb[i] - want);
+        rn += (double)lr_over_b * ureg[i] * lr_over_b * ureg[i];
+    }
+    ck_assert_msg(rn > 0, "the regularizer moved nothing");
+    ck_assert_msg(sqrt(dn) <= 1e-3 * sqrt(rn) + 1e-7, "weights after the step differ from plain + regularizer: |diff| %g, |reg step| %g",
+                  sqrt(dn), sqrt(rn));
+    // the loss darknet returns includes lambda * mean R (per image)
+    ck_assert_msg(fabs((loss_b - loss_a) - 0.8 * rep.r_mean * 4) <= 1e-3 * (1 + fabs(loss_b)),
+                  "loss %g, plain %g, lambda*R*batch %g", loss_b, loss_a, 0.8 * rep.r_mean * 4);
+    free(w0); free(wa); free(wb); free(ureg);
+    eng_free(e);
+    free_network(a); free_network(b); free_network(c);
+}
+
+START_TEST(one_step_is_plain_plus_regularizer)
+{
+    one_step_case(SAL("tv", "onehot", "exact"), ENG_ONEHOT, "tv", ENG_EXACT);
+    one_step_case(SAL("ssim", "loss", "exact"), ENG_LOSS, "ssim", ENG_EXACT);
+    one_step_case(SAL("mse", "spectreg", "finite"), ENG_SPECTREG, "mse", ENG_FINITE);
+}
+END_TEST
+
+// Rolling statistics move exactly once per step (the extra passes hold them).
+START_TEST(rolling_statistics_move_once)
+{
+    network *a = quiet_net(HEAD BODY), *b = quiet_net(HEAD BODY SAL("l2", "loss", "central"));
+    fill_batch(a, 9);
+    fill_batch(b, 9);
+    train_network_datum(a);
+    train_network_datum(b);
+    for (int k = 0; k < a->n; k++) {
+        layer *la = &a->layers[k], *lb = &b->layers[k];
+        if (!la->batch_normalize) continue;
+        ck_assert(memcmp(la->rolling_mean, lb->rolling_mean, la->n * sizeof(float)) == 0);
+        ck_assert(memcmp(la->rolling_variance, lb->rolling_variance, la->n * sizeof(float)) == 0);
+    }
+    free_network(a); free_network(b);
+}
+END_TEST
+
+// Weights files: a cfg with the section and the same cfg without it read each other's weights,
+// and predict the same.
+START_TEST(weights_round_trip_with_and_without_the_section)
+{
+    char pw[512], pw2[512];
+    tu_path(pw, sizeof pw, "with.weights");
+    tu_path(pw2, sizeof pw2, "without.weights");
+    network *b = quiet_net(HEAD BODY SAL("tv", "onehot", "exact"));
+    fill_batch(b, 3);
+    train_network_datum(b);
+    save_weights(b, pw);
+    network *a = tu_net(HEAD BODY);
+    load_weights(a, pw);
+    save_weights(a, pw2);
+    network *b2 = tu_net(HEAD BODY SAL("tv", "onehot", "exact"));
+    load_weights(b2, pw2);
+    int n1, n2, n3;
+    float *w1 = flat(b, &n1), *w2 = flat(a, &n2), *w3 = flat(b2, &n3);
+    ck_assert_int_eq(n1, n2);
+    ck_assert(memcmp(w1, w2, n1 * sizeof(float)) == 0);
+    ck_assert(memcmp(w1, w3, n1 * sizeof(float)) == 0);
+    // inference: the section passes the probabilities through
+    fill_batch(a, 4);
+    fill_batch(b2, 4);
+    a->train = b2->train = 0;
+    float *pa = network_predict(a, a->input), *pb = network_predict(b2, b2->input);
+    for (int i = 0; i < a->outputs * a->batch; i++) ck_assert_float_eq(pa[i], pb[i]);
+    free(w1); free(w2); free(w3);
+    free_network(a); free_network(b); free_network(b2);
+}
+END_TEST
+
+static double batch_r(network *net, const char *regname)
+{
+    char err[256];
+    eng *e = eng_init(net, err, sizeof err);
+    int n = net->inputs;
+    float *g = malloc(n * net->batch * sizeof(float));
+    uint64_t rng = 1;
+    eng_heatmap(e, net->input, net->truth, ENG_ONEHOT, 1, &rng, g);
+    double s = 0;
+    for (int b = 0; b < net->batch; b++) {
+        double r;
+        reg_eval(reg_lookup(regname, NULL, 0), g + b * n, net->input + b * n, net->c, net->h, net->w, &r, NULL, 1, NULL, 0);
+        s += r;
+    }
+    free(g);
+    eng_free(e);
+    return s / net->batch;
+}
+
+// An honest learning test: 40 regularized steps on one batch lower R clearly; without the
+// section the same steps do not.
+START_TEST(short_run_lowers_the_regularizer)
+{
+    network *b = quiet_net(HEAD BODY "[saliency]\nregularizer=tv\nformulation=onehot\nweight=0.05\nmethod=exact\n");
+    network *a = quiet_net(HEAD BODY);
+    fill_batch(b, 7);
+    fill_batch(a, 7);
+    double r0 = batch_r(b, "tv");
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");   // the section prints a progress line per step
+    for (int i = 0; i < 40; i++) { train_network_datum(b); train_network_datum(a); }
+    fclose(stderr);
+    stderr = saved;
+    double rb = batch_r(b, "tv"), ra = batch_r(a, "tv");
+    ck_assert_msg(rb < 0.6 * r0, "tv went from %g to %g with the regularizer", r0, rb);
+    ck_assert_msg(rb < 0.7 * ra, "with the regularizer %g, without %g", rb, ra);
+    free_network(a); free_network(b);
+}
+END_TEST
+
+// Runs fn in a child with stderr captured; returns its exit status and the message in out.
+static int child_status(const char *cfg_text, int train, char *out, int outlen)
+{
+    char path[512], cfgp[512];
+    tu_path(path, sizeof path, "child.err");
+    tu_path(cfgp, sizeof cfgp, "bad.cfg");
+    tu_write_text(cfgp, cfg_text);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(path, "w", stderr)) _exit(99);
+        network *net = parse_network_cfg(cfgp);
+        if (train) { fill_batch(net, 1); train_network_datum(net); }
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    FILE *f = fopen(path, "r");
+    int n = f ? (int)fread(out, 1, outlen - 1, f) : 0;
+    out[n > 0 ? n : 0] = 0;
+    if (f) fclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+START_TEST(section_errors_name_file_key_and_value)
+{
+    struct { const char *cfg; const char *expect[3]; int train; } cases[] = {
+        {HEAD BODY "[saliency]\nregularizer=sharpness\n", {"regularizer=sharpness", "ssim_unfiltered", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nformulation=logit\n", {"formulation=logit", "spectreg", "[saliency]"}, 0},
+        {HEAD BODY "[saliency]\nweight=-1\n", {"weight=-1", ">= 0", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nmethod=exact\nstep=0\n", {"step=0", "> 0", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nmethod=numeric\n", {"method=numeric", "exact, finite", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nlambda=0.5\n", {"lambda=0.5", "keys:", "bad.cfg"}, 0},
+        {HEAD "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n[saliency]\n[avgpool]\n[softmax]\n", {"after", "[softmax]", "bad.cfg"}, 0},
+        {HEAD "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=elu\n[avgpool]\n[softmax]\n[saliency]\n", {"elu", "method=finite", "bad.cfg"}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[8192];
+        int rc = child_status(cases[i].cfg, cases[i].train, out, sizeof out);
+        ck_assert_msg(rc == 1, "case %d: exit %d (want 1): %s", (int)i, rc, out);
+        for (int j = 0; j < 3; j++)
+            ck_assert_msg(strstr(out, cases[i].expect[j]), "case %d: message lacks '%s': %s", (int)i, cases[i].expect[j], out);
+    }
+}
+END_TEST
+
+Suite *make_train_suite(void)
+{
+    Suite *s = suite_create("train");
+    TCase *tc = tcase_create("saliency_section");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, one_step_is_plain_plus_regularizer);
+    tcase_add_test(tc, rolling_statistics_move_once);
+    tcase_add_test(tc, weights_round_trip_with_and_without_the_section);
+    tcase_add_test(tc, short_run_lowers_the_regularizer);
+    tcase_add_test(tc, section_errors_name_file_key_and_value);
+    suite_add_tcase(s, tc);
+    return s;
+}
