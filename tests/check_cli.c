@@ -208,6 +208,24 @@ START_TEST(map_errors_name_the_bad_input)
 }
 END_TEST
 
+// patch 0013: a grey image comes back as itself (darknet's loader swapped planes 0 and 2 of it)
+START_TEST(grey_image_loads_as_itself)
+{
+    image im = make_image(7, 5, 1);
+    for (int i = 0; i < 35; i++) im.data[i] = (i * 7 % 35) / 34.0f;
+    char prefix[512], path[600];
+    snprintf(prefix, sizeof prefix, "%s/grey", tu_tmpdir());
+    snprintf(path, sizeof path, "%s.png", prefix);
+    save_image_options(im, prefix, PNG, 0);
+    image back = load_image(path, 0, 0, 1);
+    ck_assert_int_eq(back.c, 1);
+    ck_assert_int_eq(back.w, 7);
+    for (int i = 0; i < 35; i++) ck_assert_float_eq_tol(back.data[i], im.data[i], 1.0f / 255);
+    free_image(im);
+    free_image(back);
+}
+END_TEST
+
 Suite *make_cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -216,6 +234,7 @@ Suite *make_cli_suite(void)
     tcase_add_test(tc, map_writes_pictures_and_the_true_gradient);
     tcase_add_test(tc, map_gradxinput_and_defaults);
     tcase_add_test(tc, map_errors_name_the_bad_input);
+    tcase_add_test(tc, grey_image_loads_as_itself);
     suite_add_tcase(s, tc);
     return s;
 }
