@@ -882,6 +882,61 @@ static int stock_input_grad(eng *e, eng_form form, const float *truth, const flo
     return 0;
 }
 
+// What darknet's backward reads of the layers up to the top softmax (outputs, batch norm's x and
+// x_norm, maxpool's choices), for the layer types whose state that is all; NULL otherwise.
+typedef struct { int n; float **out, **x, **xn; int **idx; } state_snap;
+
+static state_snap *snapshot(eng *e)
+{
+    network *net = e->net;
+    int top = e->top, B = net->batch;
+    for (int k = 0; k <= top; k++) {
+        LAYER_TYPE t = net->layers[k].type;
+        if (!rule_of(t) && t != SOFTMAX) return NULL;
+    }
+    state_snap *s = calloc(1, sizeof *s);
+    s->n = top + 1;
+    size_t nl = (size_t)top + 1;
+    s->out = calloc(nl, sizeof(float *));
+    s->x = calloc(nl, sizeof(float *));
+    s->xn = calloc(nl, sizeof(float *));
+    s->idx = calloc(nl, sizeof(int *));
+    for (int k = 0; k <= top; k++) {
+        layer *l = &net->layers[k];
+        size_t n = (size_t)l->outputs * B;
+        s->out[k] = malloc(n * sizeof(float));
+        memcpy(s->out[k], l->output, n * sizeof(float));
+        if (has_bn(l)) {
+            s->x[k] = malloc(n * sizeof(float));
+            s->xn[k] = malloc(n * sizeof(float));
+            memcpy(s->x[k], l->x, n * sizeof(float));
+            memcpy(s->xn[k], l->x_norm, n * sizeof(float));
+        }
+        if (l->type == MAXPOOL) {
+            s->idx[k] = malloc(n * sizeof(int));
+            memcpy(s->idx[k], l->indexes, n * sizeof(int));
+        }
+    }
+    return s;
+}
+
+static void restore_snapshot(eng *e, state_snap *s)
+{
+    network *net = e->net;
+    int B = net->batch;
+    // in order: a dropout shares its output with the layer before it and comes after it
+    for (int k = 0; k < s->n; k++) {
+        layer *l = &net->layers[k];
+        size_t n = (size_t)l->outputs * B;
+        memcpy(l->output, s->out[k], n * sizeof(float));
+        if (s->x[k]) { memcpy(l->x, s->x[k], n * sizeof(float)); memcpy(l->x_norm, s->xn[k], n * sizeof(float)); }
+        if (s->idx[k]) memcpy(l->indexes, s->idx[k], n * sizeof(int));
+        free(s->out[k]); free(s->x[k]); free(s->xn[k]); free(s->idx[k]);
+    }
+    free(s->out); free(s->x); free(s->xn); free(s->idx);
+    free(s);
+}
+
 static void reg_finite(eng *e, const eng_reg_cfg *c, const float *truth, const float *r)
 {
     network *net = e->net;
@@ -907,19 +962,27 @@ static void reg_finite(eng *e, const eng_reg_cfg *c, const float *truth, const f
     // darknet's backward adds -fac * dS/dtheta: at x + hu with +fac, at x (or x - hu) with -fac
     bn_saved *saved = lend_batch_stats(e);
     int train = net->train;
-    for (int i = 0; i < n * B; i++) net->input[i] = x0[i] + h[i / n] * e->u[i];
-    forward_frozen(e);
-    stock_backward(e, c->form, truth, r, fac);
-    if (c->method == ENG_FINITE_CENTRAL)
+    if (c->method == ENG_FINITE_CENTRAL) {
+        for (int i = 0; i < n * B; i++) net->input[i] = x0[i] + h[i / n] * e->u[i];
+        forward_frozen(e);
+        stock_backward(e, c->form, truth, r, fac);
         for (int i = 0; i < n * B; i++) net->input[i] = x0[i] - h[i / n] * e->u[i];
-    else
+        forward_frozen(e);
+        stock_backward(e, c->form, truth, r, neg);
         memcpy(net->input, x0, nb * sizeof(float));
-    forward_frozen(e);
-    stock_backward(e, c->form, truth, r, neg);
-    // leave the layers as darknet's forward left them: outputs at x, zero deltas, the CE delta
-    memcpy(net->input, x0, nb * sizeof(float));
-    if (c->method == ENG_FINITE_CENTRAL) forward_frozen(e);
-    else for (int k = 0; k < e->top; k++) { layer *l = &net->layers[k]; if (l->delta) fill_cpu(l->outputs * B, 0, l->delta, 1); }
+        forward_frozen(e);   // the layers as darknet's forward left them
+    } else {
+        // at x first, on the state darknet's forward left (the frozen forward computes the same
+        // numbers); kept aside and put back after x + hu instead of a third forward
+        state_snap *snap = snapshot(e);
+        stock_backward(e, c->form, truth, r, neg);
+        for (int i = 0; i < n * B; i++) net->input[i] = x0[i] + h[i / n] * e->u[i];
+        forward_frozen(e);
+        stock_backward(e, c->form, truth, r, fac);
+        memcpy(net->input, x0, nb * sizeof(float));
+        if (snap) restore_snapshot(e, snap); else forward_frozen(e);
+        for (int k = 0; k < e->top; k++) { layer *l = &net->layers[k]; if (l->delta) fill_cpu(l->outputs * B, 0, l->delta, 1); }
+    }
     net->train = train;
     if (saved) restore_rolling(net, saved);
     memcpy(sm->delta, smdelta, nk * sizeof(float));
