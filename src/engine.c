@@ -890,6 +890,7 @@ static state_snap *snapshot(eng *e)
 {
     network *net = e->net;
     int top = e->top, B = net->batch;
+    if (top < 0) return NULL;
     for (int k = 0; k <= top; k++) {
         LAYER_TYPE t = net->layers[k].type;
         if (!rule_of(t) && t != SOFTMAX) return NULL;
