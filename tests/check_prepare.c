@@ -173,8 +173,8 @@ START_TEST(writes_pngs_lists_and_data_cfg)
     char **labels = get_labels(option_find_str(opts, "labels", ""));
 
     // every path gets exactly its class through darknet's fill_truth; every PNG has the pixels
-    // (loaded as colour: darknet's OpenCV loader swaps planes 0 and 2 of a 1-channel image too,
-    // writing past its end; a grey PNG gives three equal planes, plane 0 is checked)
+    // (loaded as colour, as darknet's training does: a grey PNG gives three equal planes, plane 0
+    // is checked; a 1-channel load needs patch 0013)
     for (int i = 0; i < NTRAIN; i++) {
         snprintf(path, sizeof(path), "%s/out/train/%05d_%s.png", tmp, i, tokens[train_labels[i]]);
         float truth[10];
