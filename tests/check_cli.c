@@ -208,6 +208,42 @@ START_TEST(map_errors_name_the_bad_input)
 }
 END_TEST
 
+START_TEST(eval_reports_accuracy_and_agreement)
+{
+    setup();
+    char list[512], labels[512], data[512], text[4096] = "", out[16384], args[4096];
+    tu_path(list, sizeof list, "eval.list");
+    tu_path(labels, sizeof labels, "eval.labels");
+    tu_path(data, sizeof data, "eval.data");
+    const char *names[3] = {"alpha", "beta", "gamma"};
+    for (int i = 0; i < 5; i++) {
+        image im = make_image(16, 12, 3);
+        uint64_t rng = 40 + i;
+        tu_fill(im.data, 16 * 12 * 3, 0, 1, &rng);
+        char prefix[512];
+        snprintf(prefix, sizeof prefix, "%s/e%d_%s", tu_tmpdir(), i, names[i % 3]);
+        save_image_options(im, prefix, PNG, 0);
+        free_image(im);
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s.png\n", prefix);
+    }
+    tu_write_text(list, text);
+    tu_write_text(labels, "alpha\nbeta\ngamma\n");
+    snprintf(text, sizeof text, "classes=3\nvalid=%s\nlabels=%s\n", list, labels);
+    tu_write_text(data, text);
+    snprintf(args, sizeof args, "eval %s %s %s -batch 2", data, P_CFG, P_W);
+    int rc = run(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    double top1 = -1, ssim = -2;
+    char *p = strstr(out, "images 5  top-1 ");
+    ck_assert_msg(p != NULL, "output: %s", out);
+    ck_assert_int_eq(sscanf(p, "images 5  top-1 %lf  ssim %lf", &top1, &ssim), 2);
+    ck_assert(top1 >= 0 && top1 <= 1 && ssim >= -1 && ssim <= 1);
+    snprintf(args, sizeof args, "eval %s %s %s", P_DATA, P_CFG, P_W);   // no valid= list
+    rc = run(args, out, sizeof out);
+    ck_assert_msg(rc == 1 && strstr(out, "valid="), "exit %d: %s", rc, out);
+}
+END_TEST
+
 // patch 0013: a grey image comes back as itself (darknet's loader swapped planes 0 and 2 of it)
 START_TEST(grey_image_loads_as_itself)
 {
@@ -235,6 +271,7 @@ Suite *make_cli_suite(void)
     tcase_add_test(tc, map_gradxinput_and_defaults);
     tcase_add_test(tc, map_errors_name_the_bad_input);
     tcase_add_test(tc, grey_image_loads_as_itself);
+    tcase_add_test(tc, eval_reports_accuracy_and_agreement);
     suite_add_tcase(s, tc);
     return s;
 }

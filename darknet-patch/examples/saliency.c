@@ -12,6 +12,7 @@
 
 void saliency_prepare(int argc, char **argv);
 void saliency_compare(int argc, char **argv);
+void saliency_eval(int argc, char **argv);
 
 static void saliency_usage(void)
 {
@@ -20,7 +21,8 @@ static void saliency_usage(void)
         "  map <data cfg> <cfg> <weights> <image> [-method vanilla|gradxinput] [-formulation onehot|loss|spectreg]\n"
         "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]\n"
         "  prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
-        "  compare <image a> <image b> [-metric ssim|ssim_unfiltered|psnr|psnr_hvs|psnr_hvsm|mse|cor|grad_diff|sobel_edges|tv|all]\n");
+        "  compare <image a> <image b> [-metric ssim|ssim_unfiltered|psnr|psnr_hvs|psnr_hvsm|mse|cor|grad_diff|sobel_edges|tv|all]\n"
+        "  eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]\n");
 }
 
 /* the value of "-flag" as a string, dying when the flag has no value */
@@ -131,5 +133,6 @@ void run_saliency(int argc, char **argv)
     if(0 == strcmp(argv[2], "map")) saliency_map(argc, argv);
     else if(0 == strcmp(argv[2], "prepare")) saliency_prepare(argc, argv);
     else if(0 == strcmp(argv[2], "compare")) saliency_compare(argc, argv);
+    else if(0 == strcmp(argv[2], "eval")) saliency_eval(argc, argv);
     else { fprintf(stderr, "darknet saliency: unknown verb '%s'\n", argv[2]); saliency_usage(); exit(1); }
 }
