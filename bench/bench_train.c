@@ -7,14 +7,15 @@
 // usage: bench_train CFG [-steps N] [-warmup W] [-threads T] [-seed S]
 //                        [-reg tv|ssim -method exact|finite -lambda L]
 //   batch, width and height come from CFG ([net] batch, subdivisions=1, width, height).
-//   -reg times the regularized step (onehot formulation) instead: not wired in yet, exit status 3
-//   (scripts/bench.sh then writes TODO in those rows).
+//   -reg times the regularized step instead: darknet's own step of CFG with a [saliency] section
+//   appended (onehot formulation, the regularizer, lambda, method exact, finite or central).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <math.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include "darknet.h"
 #include "gemm.h"   // gemm_backend, gemm_set_threads (patch 0011)
 
@@ -57,10 +58,28 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if(reg && strcmp(method, "exact") && strcmp(method, "finite") && strcmp(method, "central")){
+        fprintf(stderr, "bench_train: -method %s: exact, finite or central\n", method);
+        return 2;
+    }
     gemm_set_threads(threads);
     srand(seed);
     double base_mb = peak_rss_mb();
+    // the regularized step is darknet's own step of the cfg with a [saliency] section appended
+    char regcfg[4096];
+    if(reg){
+        snprintf(regcfg, sizeof(regcfg), "/tmp/bench_train_%d.cfg", (int)getpid());
+        FILE *in = fopen(cfg, "r"), *out = fopen(regcfg, "w");
+        if(!in || !out){ fprintf(stderr, "bench_train: cannot read %s or write %s\n", cfg, regcfg); return 2; }
+        int ch;
+        while((ch = fgetc(in)) != EOF) fputc(ch, out);
+        fprintf(out, "\n[saliency]\nregularizer=%s\nformulation=onehot\nweight=%g\nmethod=%s\n", reg, lambda, method);
+        fclose(in);
+        fclose(out);
+        cfg = regcfg;
+    }
     network *net = load_network(cfg, 0, 1);
+    if(reg) remove(regcfg);
     if(net->subdivisions != 1){
         fprintf(stderr, "bench_train: %s: [net] subdivisions=%d, want 1 (a step is one batch)\n", cfg, net->subdivisions);
         return 2;
@@ -71,19 +90,6 @@ int main(int argc, char **argv)
     for(int i = 0; i < net->inputs * B; ++i) net->input[i] = rand() / (RAND_MAX + 1.0f);
     memset(net->truth, 0, sizeof(float) * net->truths * B);
     for(int b = 0; b < B; ++b) net->truth[b * net->truths + rand() % net->truths] = 1;
-
-    // TODO(double-backprop engine): the regularized step. Replace this block by a call that does
-    // one full regularized training step on net (primal forward, input-gradient sweep of the
-    // onehot formulation, regularizer `reg` with weight lambda, `method` exact or finite, update),
-    // e.g. `loss = dbp_step(net, ...)` in the loop below instead of train_network_datum(net), and
-    // print the same RESULT line with mode=<method>-<reg>. scripts/bench.sh already asks for
-    // -reg tv|ssim -method exact|finite and fills its table from the RESULT lines.
-    if(reg){
-        fprintf(stderr, "bench_train: -reg %s -method %s -lambda %g: the regularized step is not wired "
-                "in yet (TODO in bench/bench_train.c)\n", reg, method, lambda);
-        free_network(net);
-        return 3;
-    }
 
     double *t = calloc(steps, sizeof(double));
     double *cpu = calloc(steps, sizeof(double));
@@ -101,9 +107,11 @@ int main(int argc, char **argv)
     double median = (steps % 2) ? t[steps / 2] : 0.5 * (t[steps / 2 - 1] + t[steps / 2]);
     double cpu_median = (steps % 2) ? cpu[steps / 2] : 0.5 * (cpu[steps / 2 - 1] + cpu[steps / 2]);
 
-    printf("RESULT system=darknet mode=plain gemm=%s threads=%d batch=%d size=%dx%d steps=%d warmup=%d "
+    char mode[64];
+    snprintf(mode, sizeof(mode), "%s%s%s", reg ? method : "plain", reg ? "-" : "", reg ? reg : "");
+    printf("RESULT system=darknet mode=%s gemm=%s threads=%d batch=%d size=%dx%d steps=%d warmup=%d "
            "median_s=%.4f min_s=%.4f max_s=%.4f cpu_s=%.4f peak_rss_mb=%.0f base_rss_mb=%.0f loss=%g\n",
-           gemm_backend(), threads, B, net->w, net->h, steps, warmup,
+           mode, gemm_backend(), threads, B, net->w, net->h, steps, warmup,
            median, t[0], t[steps - 1], cpu_median, peak_rss_mb(), base_mb, loss);
     if(!isfinite(loss)) fprintf(stderr, "bench_train: warning: loss is %g\n", loss);
     free(t);
