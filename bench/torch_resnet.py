@@ -108,6 +108,7 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=0.01)
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -115,7 +116,7 @@ def main():
     torch.manual_seed(a.seed)
     base_mb = peak_rss_mb()
     model = resnet18(10).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=5e-4)
     x = torch.rand(a.batch, 3, a.size, a.size)
     y = torch.randint(0, 10, (a.batch,))
 

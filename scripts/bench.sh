@@ -28,6 +28,11 @@ OUT=${BENCH_OUT:-bench/results.md}
 PY=/usr/bin/python3
 CFG=cfg/resnet18-64.cfg
 LAMBDA=0.5
+# The learning rate of every timed step (darknet cfg and PyTorch alike). 0 by default: the weights
+# stay where they are, so every step times the same computation (the update arithmetic still runs)
+# and no run drifts into overflow (a regularized step on random data at lr 0.01 diverges within a
+# few steps, and inf/NaN arithmetic would be timed instead).
+LR=${BENCH_LR:-0}
 BLASB=$BUILD
 [ "${BLAS:-1}" = 0 ] && BLASB=$BUILD-blas     # `make bench BLAS=0`: keep the OpenBLAS build apart
 NAIVEB=$BUILD-naive
@@ -86,11 +91,12 @@ for c in $CONFIGS; do
     size=${c%%:*}; rest=${c#*:}; batch=${rest%%:*}; th=${rest#*:}
     cfg=$TMP/resnet18-$size-b$batch.cfg
     sed -e "s/^width=.*/width=$size/" -e "s/^height=.*/height=$size/" \
-        -e "s/^batch=.*/batch=$batch/" -e "s/^subdivisions=.*/subdivisions=1/" $CFG > "$cfg"
+        -e "s/^batch=.*/batch=$batch/" -e "s/^subdivisions=.*/subdivisions=1/" \
+        -e "s/^learning_rate=.*/learning_rate=$LR/" $CFG > "$cfg"
     export OPENBLAS_NUM_THREADS="$th" OMP_NUM_THREADS="$th"
     k="$size:$batch:$th"
     dk="-steps $STEPS -warmup $WARMUP -threads $th"
-    pt="--size $size --batch $batch --threads $th --steps $STEPS --warmup $WARMUP"
+    pt="--size $size --batch $batch --threads $th --steps $STEPS --warmup $WARMUP --lr $LR"
     echo "bench: ---- ResNet-18 ${size}x$size, batch $batch, $th thread(s); load $(cut -d' ' -f1 /proc/loadavg)"
     # shellcheck disable=SC2086
     {
@@ -123,7 +129,7 @@ fi
 # ---- the report ----------------------------------------------------------------------------
 M_CORES="$cores" M_CPU="$cpu" M_FLAGS="$flags" M_BLAS="$blasver (core ${blascore:-?})" \
 M_TORCH="$torchver" M_LOAD0="$load0" M_LOAD1="$load1" M_DATE="$started" M_STEPS="$STEPS" \
-M_WARMUP="$WARMUP" M_REGOUT="$regout" \
+M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" \
 $PY - "$RES" > "$OUT" <<'PYEOF'
 import os, sys
 
@@ -197,7 +203,8 @@ if busy:
 w("**Method:** ResNet-18 as in `cfg/resnet18-64.cfg` = torchvision `resnet18(num_classes=10)`")
 w("(7×7/2 stem, 3×3/2 max pool, basic blocks [2,2,2,2], 1×1/2 projections, BN, ReLU, global average")
 w("pool, fc 10, softmax cross-entropy; 11,181,642 parameters), random input and labels fixed in")
-w("memory (no data loading), SGD with momentum 0.9 and weight decay 5e-4. One step = forward,")
+w("memory (no data loading), SGD with momentum 0.9 and weight decay 5e-4 at learning rate %s (0: the" % e["M_LR"])
+w("weights stay put, so every step times the same computation; the update still runs). One step = forward,")
 w("backward, weight update (darknet: `train_network_datum`). Each cell is the median of %s steps" % e["M_STEPS"])
 w("after %s warm-up steps, in seconds of wall time, with the median process CPU time per step in" % e["M_WARMUP"])
 w("parentheses (CPU time sums all threads; it is the figure least disturbed by other load). Every")
