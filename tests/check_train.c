@@ -165,6 +165,9 @@ START_TEST(weights_round_trip_with_and_without_the_section)
     fill_batch(b, 3);
     train_network_datum(b);
     save_weights(b, pw);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", pw);
+    ck_assert_msg(access(pw, R_OK) == 0 && access(tmp, F_OK) != 0, "patch 0015: saved through %s and renamed", tmp);
     network *a = tu_net(HEAD BODY);
     load_weights(a, pw);
     save_weights(a, pw2);
