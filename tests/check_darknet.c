@@ -177,17 +177,7 @@ END_TEST
 // A whole small ResNet (basic and bottleneck blocks, BN, training mode) through darknet's backward.
 START_TEST(resnet_backward_matches_central_differences)
 {
-    const char *cfg = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n"
-        "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
-        "[maxpool]\nsize=2\nstride=2\n"
-        "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
-        "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=linear\n"
-        "[shortcut]\nfrom=-3\nactivation=leaky\n"
-        "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=1\nactivation=leaky\n"
-        "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=3\npad=1\nactivation=leaky\n"
-        "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=1\nactivation=linear\n"
-        "[shortcut]\nfrom=-4\nactivation=leaky\n"
-        "[avgpool]\n[convolutional]\nfilters=5\nsize=1\nactivation=linear\n[softmax]\n";
+    const char *cfg = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n" TU_RESNET_BODY;
     for (int seed = 1; seed <= 2; seed++)
         ck_assert_int_eq(stock_fd(cfg, 1, seed, 30, "resnet train"), 0);
 }

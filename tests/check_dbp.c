@@ -31,20 +31,7 @@ static const char *LAYER_NETS[][2] = {
 };
 #define N_LAYER_NETS ((int)(sizeof LAYER_NETS / sizeof LAYER_NETS[0]))
 
-static const char *RESNET =
-    "[net]\nbatch=2\nwidth=12\nheight=12\nchannels=2\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=linear\n"
-    "[shortcut]\nfrom=-3\nactivation=leaky\n"
-    "[maxpool]\nsize=2\nstride=2\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=1\nstride=1\nactivation=leaky\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=1\nstride=1\nactivation=linear\n"
-    "[shortcut]\nfrom=-4\nactivation=leaky\n"
-    "[avgpool]\n"
-    "[convolutional]\nfilters=5\nsize=1\nstride=1\nactivation=linear\n"
-    "[softmax]\n";
+static const char *RESNET = "[net]\nbatch=2\nwidth=12\nheight=12\nchannels=2\n" TU_RESNET_BODY;
 
 // every parameter array of the layers below the top: (pointer, update buffer, size)
 typedef struct { float *p, *upd; int n, layer; const char *what; } param_ref;

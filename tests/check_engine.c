@@ -34,23 +34,7 @@ static const char *LAYER_NETS[][2] = {
 };
 #define N_LAYER_NETS ((int)(sizeof LAYER_NETS / sizeof LAYER_NETS[0]))
 
-// Basic and bottleneck residual blocks, conv+BN+leaky, maxpool, avgpool, 1x1 head.
-static const char *RESNET =
-    "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    "[maxpool]\nsize=2\nstride=2\n"
-    // basic block
-    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=linear\n"
-    "[shortcut]\nfrom=-3\nactivation=leaky\n"
-    // bottleneck block
-    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=1\nstride=1\nactivation=leaky\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
-    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=1\nstride=1\nactivation=linear\n"
-    "[shortcut]\nfrom=-4\nactivation=leaky\n"
-    "[avgpool]\n"
-    "[convolutional]\nfilters=5\nsize=1\nstride=1\nactivation=linear\n"
-    "[softmax]\n";
+static const char *RESNET = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n" TU_RESNET_BODY;
 
 typedef struct { int checked, skipped, failed; } fd_stats;
 

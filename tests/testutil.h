@@ -5,6 +5,22 @@
 #include <stdint.h>
 #include "darknet.h"
 
+// A small ResNet below a [net] section: conv+BN+leaky stem, maxpool, a basic block, a bottleneck
+// block (1x1, 3x3, 1x1: the skip gradient of patch 0004), global avgpool, 1x1 conv head, softmax.
+#define TU_RESNET_BODY \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n" \
+    "[maxpool]\nsize=2\nstride=2\n" \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n" \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=linear\n" \
+    "[shortcut]\nfrom=-3\nactivation=leaky\n" \
+    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=1\nstride=1\nactivation=leaky\n" \
+    "[convolutional]\nbatch_normalize=1\nfilters=2\nsize=3\nstride=1\npad=1\nactivation=leaky\n" \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=1\nstride=1\nactivation=linear\n" \
+    "[shortcut]\nfrom=-4\nactivation=leaky\n" \
+    "[avgpool]\n" \
+    "[convolutional]\nfilters=5\nsize=1\nstride=1\nactivation=linear\n" \
+    "[softmax]\n"
+
 // A network parsed from cfg text (written to a temporary file; darknet's own parser).
 network *tu_net(const char *cfg_text);
 // Random weights, biases, BN scales and rolling statistics (rolling var in [0.5, 1.5]) from seed.
