@@ -35,7 +35,7 @@ struct eng {
     float *g, *u;     // (batch, inputs): heatmap and dR/dg
     float *seed;      // (batch, classes)
     float *tmp, *tmp2;// (batch, max outputs)
-    float *ws;        // im2col/col2im workspace
+    float *ws;        // im2col/col2im workspace (the batched convolutions': for conv_chunk images)
 };
 
 int eng_form_parse(const char *name, eng_form *form)
@@ -108,8 +108,14 @@ static float *buf(float **stream, float *input, int j) { return j < 0 ? input : 
 // The table: y = L(inputs) (lin), its transpose (lin_t: dx += L^T t), the weight gradient.
 // `in` names the inputs: stream[j] for layer j, input for the network input (layer -1).
 
+// Convolutions: y = W * im2col(x) per image and group (the *_naive versions, the oracle), or
+// for groups = 1 one gemm over several images' columns side by side (see below).
+
+// tests: 1 runs the per-image convolutions instead of the batched ones
+int eng_conv_naive = 0;
+
 // (batch, c, h, w) -> (batch, n, out_h, out_w), per image and group: W (m, k) * im2col(x) (k, sp)
-static void lin_convolutional(eng *e, int k, float **stream, float *input, float *y)
+static void lin_convolutional_naive(eng *e, int k, float **stream, float *input, float *y)
 {
     const layer *l = &e->net->layers[k];
     const float *x = buf(stream, input, k - 1);
@@ -125,7 +131,7 @@ static void lin_convolutional(eng *e, int k, float **stream, float *input, float
         }
 }
 
-static void lin_t_convolutional(eng *e, int k, const float *t, float **stream, float *input)
+static void lin_t_convolutional_naive(eng *e, int k, const float *t, float **stream, float *input)
 {
     const layer *l = &e->net->layers[k];
     float *dx = buf(stream, input, k - 1);
@@ -147,7 +153,7 @@ static void lin_t_convolutional(eng *e, int k, const float *t, float **stream, f
 }
 
 // weight_updates (n, kk) += scale * sum_b t_b (m, sp) * im2col(x_b)^T   (t may be NULL)
-static void wgrad_conv_one(eng *e, const layer *l, const float *t, const float *x, float scale)
+static void wgrad_conv_one_naive(eng *e, const layer *l, const float *t, const float *x, float scale)
 {
     if (!t) return;
     int m = l->n / l->groups, kk = l->size * l->size * l->c / l->groups, sp = l->out_w * l->out_h;
@@ -160,6 +166,100 @@ static void wgrad_conv_one(eng *e, const layer *l, const float *t, const float *
             gemm(0, 1, m, kk, sp, scale, (float *)t + (b * l->groups + j) * m * sp, sp, col, sp, 1,
                  l->weight_updates + j * l->nweights / l->groups, kk);
         }
+}
+
+// Batched (groups = 1): nb images at a time, their columns side by side, cols (kk, nb*sp) in
+// e->ws with image b's at column b*sp, then an (n, nb*sp) matrix (eng_alloc sizes e->ws for it):
+// one gemm instead of nb; with the few pixels of a late ResNet stage a per-image gemm is mostly
+// OpenBLAS packing its operands. nb as patch 0014 picks it for darknet's layers: the whole batch,
+// or as many images as keep the columns within about 4 MB (larger ones fall out of cache
+// between im2col and gemm).
+static int conv_batched(const layer *l) { return l->groups == 1 && !eng_conv_naive; }
+
+static int conv_chunk(const layer *l)
+{
+    size_t cols = (size_t)l->out_w * l->out_h * l->size * l->size * l->c;
+    size_t nb = (1 << 20) / (cols ? cols : 1);
+    return nb < 1 ? 1 : nb > (size_t)l->batch ? l->batch : (int)nb;
+}
+
+// x (nb, rows, sp) -> y (rows, nb*sp)
+static void conv_to_matrix(const float *x, int nb, int rows, int sp, float *y)
+{
+    for (int b = 0; b < nb; b++)
+        for (int r = 0; r < rows; r++)
+            memcpy(y + ((size_t)r * nb + b) * sp, x + ((size_t)b * rows + r) * sp, sp * sizeof(float));
+}
+
+// y (rows, nb*sp) -> x (nb, rows, sp), overwriting or adding
+static void conv_from_matrix(const float *y, int nb, int rows, int sp, float *x, int add)
+{
+    for (int b = 0; b < nb; b++)
+        for (int r = 0; r < rows; r++) {
+            const float *src = y + ((size_t)r * nb + b) * sp;
+            float *dst = x + ((size_t)b * rows + r) * sp;
+            if (add) for (int i = 0; i < sp; i++) dst[i] += src[i];
+            else memcpy(dst, src, sp * sizeof(float));
+        }
+}
+
+// cols (kk, nb*sp) of x (nb, c, h, w)
+static void conv_cols(const layer *l, const float *x, int nb, float *cols)
+{
+    int sp = l->out_w * l->out_h;
+    if (l->size == 1 && l->stride == 1 && l->pad == 0) { conv_to_matrix(x, nb, l->c, sp, cols); return; }
+    for (int b = 0; b < nb; b++)
+        im2col_cpu_ld((float *)x + (size_t)b * l->inputs, l->c, l->h, l->w, l->size, l->stride, l->pad, cols + b * sp, nb * sp);
+}
+
+static void lin_convolutional(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    if (!conv_batched(l)) { lin_convolutional_naive(e, k, stream, input, y); return; }
+    const float *x = buf(stream, input, k - 1);
+    int kk = l->size * l->size * l->c, sp = l->out_w * l->out_h, chunk = conv_chunk(l);
+    float *cols = e->ws, *yn = e->ws + (size_t)kk * chunk * sp;
+    for (int b = 0; b < l->batch; b += chunk) {
+        int nb = l->batch - b < chunk ? l->batch - b : chunk, N = nb * sp;
+        conv_cols(l, x + (size_t)b * l->inputs, nb, cols);
+        gemm(0, 0, l->n, N, kk, 1, l->weights, kk, cols, N, 0, yn, N);
+        conv_from_matrix(yn, nb, l->n, sp, y + (size_t)b * l->outputs, 0);
+    }
+}
+
+static void lin_t_convolutional(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    if (!conv_batched(l)) { lin_t_convolutional_naive(e, k, t, stream, input); return; }
+    float *dx = buf(stream, input, k - 1);
+    if (!dx) return;
+    int kk = l->size * l->size * l->c, sp = l->out_w * l->out_h, chunk = conv_chunk(l);
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    float *cols = e->ws, *tn = e->ws + (size_t)kk * chunk * sp;
+    for (int b = 0; b < l->batch; b += chunk) {
+        int nb = l->batch - b < chunk ? l->batch - b : chunk, N = nb * sp;
+        float *dxb = dx + (size_t)b * l->inputs;
+        conv_to_matrix(t + (size_t)b * l->outputs, nb, l->n, sp, tn);
+        gemm(1, 0, kk, N, l->n, 1, l->weights, kk, tn, N, 0, cols, N);
+        if (direct) conv_from_matrix(cols, nb, l->c, sp, dxb, 1);
+        else
+            for (int i = 0; i < nb; i++)
+                col2im_cpu_ld(cols + i * sp, l->c, l->h, l->w, l->size, l->stride, l->pad, dxb + (size_t)i * l->inputs, N);
+    }
+}
+
+static void wgrad_conv_one(eng *e, const layer *l, const float *t, const float *x, float scale)
+{
+    if (!t) return;
+    if (!conv_batched(l)) { wgrad_conv_one_naive(e, l, t, x, scale); return; }
+    int kk = l->size * l->size * l->c, sp = l->out_w * l->out_h, chunk = conv_chunk(l);
+    float *cols = e->ws, *tn = e->ws + (size_t)kk * chunk * sp;
+    for (int b = 0; b < l->batch; b += chunk) {
+        int nb = l->batch - b < chunk ? l->batch - b : chunk, N = nb * sp;
+        conv_to_matrix(t + (size_t)b * l->outputs, nb, l->n, sp, tn);
+        conv_cols(l, x + (size_t)b * l->inputs, nb, cols);
+        gemm(0, 1, l->n, kk, N, scale, tn, N, cols, N, 1, l->weight_updates, kk);
+    }
 }
 
 static void wgrad_convolutional(eng *e, int k, const float *that, const float *t, float scale)
@@ -476,6 +576,11 @@ static void eng_alloc(eng *e)
         if (has_bn(l) || (has_act(l) && is_smooth(l->activation))) e->pre[k] = calloc(n, sizeof(float));
         if (n > maxout) maxout = n;
         if (l->workspace_size / sizeof(float) + 1 > maxws) maxws = l->workspace_size / sizeof(float) + 1;
+        if (l->type == CONVOLUTIONAL && l->groups == 1) {
+            // the batched convolutions: columns (kk, nb*sp) and an (n, nb*sp) matrix
+            size_t need = (size_t)(l->size * l->size * l->c + l->n) * conv_chunk(l) * l->out_w * l->out_h;
+            if (need > maxws) maxws = need;
+        }
     }
     size_t nin = (size_t)net->inputs * net->batch;
     e->g = calloc(nin, sizeof(float));
