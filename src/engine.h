@@ -85,6 +85,10 @@ int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng
 // The heatmaps of the last eng_reg_step / eng_heatmap (B, C*H*W), owned by the engine.
 const float *eng_last_heatmap(const eng *e);
 
+// 1: convolutions run per image and group (the plain loops, the oracle of the batched gemms);
+// for tests, 0 by default.
+extern int eng_conv_naive;
+
 // A seedable normal generator (xorshift64* + Box-Muller), shared by spectreg and the noise methods.
 float eng_randn(uint64_t *rng);
 

@@ -14,7 +14,6 @@
 #include "convolutional_layer.h"
 #include "testutil.h"
 
-extern int eng_conv_naive;   // engine.c: 1 runs the per-image convolutions
 
 typedef struct { int stride, pad, size, groups, batch, c, n, h, w; } conv_shape;
 
