@@ -740,8 +740,8 @@ static void restore_rolling(network *net, bn_saved *s)
     free(s);
 }
 
-void eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int train,
-                 uint64_t *rng, float *g)
+int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int train,
+                uint64_t *rng, float *g)
 {
     network *net = e->net;
     eng_fit_batch(e);
@@ -753,16 +753,19 @@ void eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int 
     memcpy(net->input, x, sizeof(float) * (size_t)net->inputs * net->batch);
     forward_network(net);
     eng_seed(e, form, truth, rng, e->seed);
+    int rc = 0;
     if (e->exact) {
         eng_input_grad(e, e->seed, g);
     } else {
         char err[256];
-        if (stock_input_grad(e, form, truth, e->seed, g, err, sizeof err)) { fprintf(stderr, "%s\n", err); memset(g, 0, sizeof(float) * (size_t)net->inputs * net->batch); }
+        rc = stock_input_grad(e, form, truth, e->seed, g, err, sizeof err);
+        if (rc) memset(g, 0, sizeof(float) * (size_t)net->inputs * net->batch);
     }
     if (g != e->g) memcpy(e->g, g, sizeof(float) * (size_t)net->inputs * net->batch);
     net->train = old_train;
     net->truth = old_truth;
     restore_rolling(net, saved);
+    return rc;
 }
 
 // Training mode: inference-mode batch norm normalises with rolling_*, so lend it the last

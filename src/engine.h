@@ -48,9 +48,10 @@ void eng_input_grad(eng *e, const float *seed, float *g);
 
 // Convenience for callers outside training: copies x (B, C*H*W) into the net, runs darknet's forward
 // in training (train=1) or inference mode, restores the BN rolling statistics the forward moved,
-// and returns the heatmaps of the formulation in g (B, C*H*W).
-void eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int train,
-                 uint64_t *rng, float *g);
+// and returns the heatmaps of the formulation in g (B, C*H*W). 0 on success; -1 (g zero) only for
+// an engine made by eng_init_for(net, 0) on a layer type darknet keeps in sub-layers (rnn, lstm...).
+int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int train,
+                uint64_t *rng, float *g);
 
 // darknet's layer forwards with the batch-norm statistics of the last forward held as constants
 // (inference-mode normalisation with them) and every dropout reusing its last draw; rolling
