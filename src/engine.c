@@ -745,7 +745,7 @@ int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int t
 {
     network *net = e->net;
     eng_fit_batch(e);
-    bn_saved *saved = save_rolling(net);
+    bn_saved *saved = train ? save_rolling(net) : NULL;   // only a training-mode forward moves them
     int old_train = net->train;
     float *old_truth = net->truth;
     net->truth = 0;   // no cost layers' work, and nothing for them to read
@@ -764,7 +764,7 @@ int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int t
     if (g != e->g) memcpy(e->g, g, sizeof(float) * (size_t)net->inputs * net->batch);
     net->train = old_train;
     net->truth = old_truth;
-    restore_rolling(net, saved);
+    if (saved) restore_rolling(net, saved);
     return rc;
 }
 
