@@ -890,6 +890,15 @@ static void reg_exact(eng *e, eng_form form, float lambda)
 // ----------------------------------------------------------------------------------------------
 // double backprop by finite differences (§2b): darknet's own backward at x + h u and x
 
+// the layers' deltas below the top as darknet's forward leaves them: zero
+static void zero_deltas(eng *e)
+{
+    for (int k = 0; k < e->top; k++) {
+        layer *l = &e->net->layers[k];
+        if (l->delta) fill_cpu(l->outputs * l->batch, 0, l->delta, 1);
+    }
+}
+
 // darknet's own backward from the top softmax down, seeded with -scale_b * dS_b/dz_b at the softmax
 // (the frozen forward just ran, so deltas are zero and batch norm is affine).
 static void stock_backward(eng *e, eng_form form, const float *truth, const float *r, const float *fac)
@@ -974,7 +983,7 @@ static int stock_input_grad(eng *e, eng_form form, const float *truth, const flo
     net->delta = old;
     for (size_t i = 0; i < nb; i++) g[i] = -g[i];
     free(fac);
-    for (int k = 0; k < top; k++) { layer *l = &net->layers[k]; if (l->delta) fill_cpu(l->outputs * B, 0, l->delta, 1); }
+    zero_deltas(e);
     net->train = train;
     if (stats) restore_rolling(net, stats);
     memcpy(sm->delta, smdelta, nk * sizeof(float));
@@ -1090,7 +1099,7 @@ static void reg_finite(eng *e, const eng_reg_cfg *c, const float *truth, const f
         stock_backward(e, c->form, truth, r, fac);
         memcpy(net->input, x0, nb * sizeof(float));
         if (snap) restore_snapshot(e, snap); else forward_frozen(e);
-        for (int k = 0; k < e->top; k++) { layer *l = &net->layers[k]; if (l->delta) fill_cpu(l->outputs * B, 0, l->delta, 1); }
+        zero_deltas(e);
     }
     net->train = train;
     if (saved) restore_rolling(net, saved);
