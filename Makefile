@@ -7,7 +7,7 @@ OPENCV   ?= 1          # darknet's image path through Debian's libopencv-dev
 BLAS     ?= 1          # darknet's gemm through OpenBLAS (patch 0011); 0 = darknet's naive loops
 OPENMP   ?= 0
 DEBUG    ?= 0          # -O0 -g for darknet and the tests
-SANITIZE ?= 0          # address + undefined sanitizers for the tests
+SANITIZE ?= 0          # address + undefined sanitizers for darknet, the extension and the tests
 FORK     ?= pjreddie   # which patch series: patches/$(FORK)/series
 DARKNET_SRC ?=         # a darknet checkout to use instead of Debian's source package
 
@@ -19,13 +19,22 @@ SANITIZE := $(strip $(SANITIZE))
 FORK := $(strip $(FORK))
 DARKNET_SRC := $(strip $(DARKNET_SRC))
 
-BUILD := build
+# The build directory: build/ by default, build-asan/ with SANITIZE=1 (a sanitized darknet never
+# shares objects with a plain one).
+BUILD ?= $(if $(filter 1,$(SANITIZE)),build-asan,build)
 UP    := $(BUILD)/upstream
 DK    := $(BUILD)/darknet
-SRCID := $(FORK):$(if $(DARKNET_SRC),$(abspath $(DARKNET_SRC)),debian)
-DKFLAGS := OPENCV=$(OPENCV) OPENMP=$(OPENMP) DEBUG=$(DEBUG) BLAS=$(BLAS)
+SANFLAGS :=
+ifeq ($(SANITIZE),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+# SALFLAGS (patch 0001) reach every darknet object and its links: the sanitizers.
+DKFLAGS := OPENCV=$(OPENCV) OPENMP=$(OPENMP) DEBUG=$(DEBUG) BLAS=$(BLAS) SALFLAGS="$(SANFLAGS)"
+# darknet's Makefile does not rebuild when its flags change: a tree is made for one source and one
+# set of toggles, and is made again when either differs.
+SRCID := $(FORK):$(if $(DARKNET_SRC),$(abspath $(DARKNET_SRC)),debian):$(DKFLAGS)
 
-# A different source or fork than the tree was made from: unpack and patch again.
+# A different source, fork or toggles than the tree was made from: unpack and patch again.
 ifneq ($(shell cat $(DK)/.srcid 2>/dev/null),$(SRCID))
 $(shell rm -f $(DK)/.patched)
 endif
@@ -53,7 +62,7 @@ $(DK)/.patched: $(UP)/.stamp-$(if $(DARKNET_SRC),local,debian) patches/$(FORK)/s
 	    patch -d $(DK) -p1 -s --no-backup-if-mismatch < patches/$(FORK)/$$p || { echo "patch $$p does not apply to $(SRCID)" >&2; exit 1; }; \
 	done
 	ln -s ../.. $(DK)/saliency
-	echo "$(SRCID)" > $(DK)/.srcid
+	echo '$(SRCID)' > $(DK)/.srcid
 	touch $@
 
 # darknet itself (darknet's Makefile, incremental), copied to ./darknet (by the default BUILD=build).
@@ -62,35 +71,32 @@ darknet: setup $(DK)/.patched
 	@if [ "$(BUILD)" = build ] && ! cmp -s $(DK)/darknet darknet; then cp $(DK)/darknet darknet.tmp && mv -f darknet.tmp darknet; fi
 
 # ---- tests -----------------------------------------------------------------------------------
+# No flag of a package that `setup` installs is asked for when this file is read: the recipes ask
+# scripts/pkg-flags.sh when they run, after `setup` (.ci/run checks this).
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
+SUITE_SRC := $(sort $(filter-out tests/check_main.c,$(wildcard tests/check_*.c)))
 TCFLAGS  := -Wall -Wno-unknown-pragmas -std=gnu11 -I$(DK)/include -I$(DK)/src -Isrc -Idarknet-patch/src \
-            $(shell pkg-config --cflags check 2>/dev/null)
-TLIBS    := $(DK)/libdarknet.a $(shell pkg-config --libs check 2>/dev/null) \
-            $(if $(filter 1,$(OPENCV)),$(shell pkg-config --libs opencv4 2>/dev/null) -lstdc++) \
-            $(if $(filter 1,$(BLAS)),-lopenblas) $(if $(filter 1,$(OPENMP)),-fopenmp) -lm -pthread
-ifeq ($(DEBUG),1)
-TCFLAGS += -O0 -g
-else
-TCFLAGS += -O2 -g
-endif
-ifeq ($(SANITIZE),1)
-TCFLAGS += -fsanitize=address,undefined
-TLIBS   += -fsanitize=address,undefined
-endif
+            $(if $(filter 1,$(DEBUG)),-O0 -g,-O2 -g) $(SANFLAGS)
+TPKGS    := check $(if $(filter 1,$(OPENCV)),opencv4)
+TLIBS    := $(DK)/libdarknet.a $(if $(filter 1,$(OPENCV)),-lstdc++) \
+            $(if $(filter 1,$(BLAS)),-lopenblas) $(if $(filter 1,$(OPENMP)),-fopenmp) -lm -pthread $(SANFLAGS)
 
-# The suite list: every `Suite *make_<name>_suite(void)` defined in tests/check_*.c.
-$(BUILD)/tests/suites.h: $(filter-out tests/check_main.c,$(wildcard tests/check_*.c))
+# The suite list: every `Suite *make_<name>_suite(void)` defined in tests/check_*.c. suites.files
+# holds the list of files, rewritten when a file comes or goes, so a deleted suite leaves the list.
+$(BUILD)/tests/suites.files: FORCE
 	@mkdir -p $(dir $@)
-	@{ sed -n 's/^Suite \*make_\([a-z0-9_]*\)_suite(void).*/Suite *make_\1_suite(void);/p' $^; \
-	   printf '#define ALL_SUITES'; sed -n 's/^Suite \*make_\([a-z0-9_]*\)_suite(void).*/ SUITE(\1)/p' $^ | tr -d '\n'; echo; } > $@
+	@echo '$(SUITE_SRC)' | cmp -s - $@ || echo '$(SUITE_SRC)' > $@
+$(BUILD)/tests/suites.h: $(SUITE_SRC) $(BUILD)/tests/suites.files
+	@{ sed -n 's/^Suite \*make_\([a-z0-9_]*\)_suite(void).*/Suite *make_\1_suite(void);/p' $(SUITE_SRC); \
+	   printf '#define ALL_SUITES'; sed -n 's/^Suite \*make_\([a-z0-9_]*\)_suite(void).*/ SUITE(\1)/p' $(SUITE_SRC) | tr -d '\n'; echo; } > $@
 
-$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h darknet-patch/src/*.h) $(DK)/.patched $(BUILD)/tests/suites.h
+$(BUILD)/tests/%.o: tests/%.c $(wildcard tests/*.h src/*.h darknet-patch/src/*.h) $(DK)/.patched $(BUILD)/tests/suites.h | setup
 	@mkdir -p $(dir $@)
-	$(CC) $(TCFLAGS) -I$(BUILD)/tests -c $< -o $@
+	f=$$(scripts/pkg-flags.sh --cflags check) && $(CC) $(TCFLAGS) $$f -I$(BUILD)/tests -c $< -o $@
 
 $(BUILD)/check_all: darknet $(TEST_OBJ)
-	$(CC) $(TEST_OBJ) -o $@ $(TLIBS)
+	f=$$(scripts/pkg-flags.sh --libs $(TPKGS)) && $(CC) $(TEST_OBJ) -o $@ $(TLIBS) $$f
 
 # Every Check suite (tests/check_<module>.c); CK_RUN_SUITE=name picks one, CK_FORK=no to debug.
 test: $(BUILD)/check_all
@@ -109,7 +115,7 @@ bench: darknet
 # BLAS=1 and once with BLAS=0 (each in its own BUILD). Only the library is built: ./darknet stays.
 $(BUILD)/bench_train: bench/bench_train.c setup $(DK)/.patched
 	$(MAKE) -C $(DK) $(DKFLAGS) -j2 --no-print-directory obj libdarknet.a
-	$(CC) $(TCFLAGS) $< -o $@ $(TLIBS)
+	f=$$(scripts/pkg-flags.sh --libs $(if $(filter 1,$(OPENCV)),opencv4)) && $(CC) $(TCFLAGS) $< -o $@ $(TLIBS) $$f
 # ---- end bench: training step ----------------------------------------------------------------
 
 # ---- bench: regularizers
