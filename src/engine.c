@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "numparse.h"
 #include "blas.h"
 #include "gemm.h"
 #include "im2col.h"
@@ -50,6 +51,20 @@ int eng_form_parse(const char *name, eng_form *form)
 const char *eng_form_name(eng_form form)
 {
     return form == ENG_LOSS ? "loss" : form == ENG_ONEHOT ? "onehot" : "spectreg";
+}
+
+int eng_method_parse(const char *name, eng_method *method)
+{
+    if (!name) return -1;
+    if (!strcmp(name, "exact")) { *method = ENG_EXACT; return 0; }
+    if (!strcmp(name, "finite")) { *method = ENG_FINITE; return 0; }
+    if (!strcmp(name, "central")) { *method = ENG_FINITE_CENTRAL; return 0; }
+    return -1;
+}
+
+const char *eng_method_name(eng_method method)
+{
+    return method == ENG_EXACT ? "exact" : method == ENG_FINITE ? "finite" : "central";
 }
 
 float eng_randn(uint64_t *rng)
@@ -999,6 +1014,31 @@ static int stock_input_grad(eng *e, eng_form form, const float *truth, const flo
     return 0;
 }
 
+int eng_check_finite(const eng *e, int updates, char *err, int errlen)
+{
+    for (int k = 0; k <= e->top; k++) {
+        const layer *l = &e->net->layers[k];
+        size_t n[3];
+        if (update_sizes(l, n)) continue;   // sub-layers: darknet's own business
+        const float *arr[5] = {updates ? l->weight_updates : l->weights, updates ? l->bias_updates : l->biases,
+                               updates ? l->scale_updates : l->scales, updates ? NULL : l->rolling_mean,
+                               updates ? NULL : l->rolling_variance};
+        static const char *names[2][5] = {{"weights", "biases", "scales", "rolling_mean", "rolling_variance"},
+                                          {"weight_updates", "bias_updates", "scale_updates", "", ""}};
+        size_t len[5] = {n[0], n[1], n[2], has_bn(l) ? (size_t)l->out_c : 0, has_bn(l) ? (size_t)l->out_c : 0};
+        for (int a = 0; a < 5; a++) {
+            if (!arr[a]) continue;
+            for (size_t i = 0; i < len[a]; i++)
+                if (!num_finite_f(arr[a][i])) {
+                    snprintf(err, errlen, "layer %d (%s) %s[%zu] is %s", k, get_layer_string(l->type), names[updates][a], i,
+                             arr[a][i] != arr[a][i] ? "nan" : arr[a][i] > 0 ? "inf" : "-inf");
+                    return -1;
+                }
+        }
+    }
+    return 0;
+}
+
 // What darknet's backward reads of the layers up to the top softmax (outputs, batch norm's x and
 // x_norm, maxpool's choices), for the layer types whose state that is all; NULL otherwise.
 typedef struct { int n; float **out, **x, **xn; int **idx; } state_snap;
@@ -1129,16 +1169,22 @@ int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng
     }
     double gabs = 0;
     for (size_t i = 0; i < nb; i++) gabs += fabsf(e->g[i]);
-    if (!isfinite(gabs)) {
+    if (!num_finite(gabs)) {
         snprintf(err, errlen, "the heatmap has NaN or Inf (the network's activations have diverged)");
         free(r);
         return -1;
     }
     double rsum;
     if (penalty(e, c, &rsum, err, errlen)) { free(r); return -1; }
+    if (!num_finite(rsum)) {
+        snprintf(err, errlen, "the regularizer %s is %s", c->reg->name, rsum != rsum ? "nan" : "inf");
+        free(r);
+        return -1;
+    }
     if (c->lambda != 0) {
         if (c->method == ENG_EXACT && !e->exact) {
             snprintf(err, errlen, "method=exact needs a rule for every layer; this engine was made for method=finite");
+            free(r);
             return -1;
         }
         if (c->method == ENG_EXACT) reg_exact(e, c->form, c->lambda);

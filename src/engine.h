@@ -62,6 +62,11 @@ void eng_forward_frozen(eng *e);
 
 typedef enum { ENG_EXACT, ENG_FINITE, ENG_FINITE_CENTRAL } eng_method;
 
+// "exact" | "finite" | "central" -> method; 0 on success, -1 for an unknown name.
+int eng_method_parse(const char *name, eng_method *method);
+const char *eng_method_name(eng_method method);
+#define ENG_METHOD_NAMES "exact, finite, central"
+
 typedef struct {
     const reg_def *reg;     // the regularizer R (reg.h)
     eng_form form;
@@ -82,6 +87,11 @@ typedef struct {
 // run unchanged. 0 on success; otherwise err says what (a regularizer error, NaN in the heatmap).
 int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng,
                  eng_reg_report *out, char *err, int errlen);
+
+// Checks that the parameters of every layer up to the top (weights, biases, BN scales and rolling
+// statistics; with updates = 1 their update buffers instead) hold no NaN or Inf: 0, or -1 and err
+// names the first bad value, e.g. "layer 3 (convolutional) weights[17] is nan".
+int eng_check_finite(const eng *e, int updates, char *err, int errlen);
 
 // The heatmaps of the last eng_reg_step / eng_heatmap (B, C*H*W), owned by the engine.
 const float *eng_last_heatmap(const eng *e);

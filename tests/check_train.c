@@ -9,8 +9,13 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
+#include <sys/stat.h>
+
 #include "engine.h"
 #include "reg.h"
+#include "parser.h"
+#include "option_list.h"
+#include "saliency_layer.h"
 #include "testutil.h"
 
 #define HEAD "[net]\nbatch=4\nwidth=12\nheight=12\nchannels=2\nlearning_rate=0.05\nmomentum=0\ndecay=0\npolicy=constant\nmax_batches=100\n"
@@ -264,6 +269,24 @@ START_TEST(section_errors_name_file_key_and_value)
         {HEAD BODY "[saliency]\nlambda=0.5\n", {"lambda=0.5", "keys:", "bad.cfg"}, 0},
         {HEAD "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n[saliency]\n[avgpool]\n[softmax]\n", {"after", "[softmax]", "bad.cfg"}, 0},
         {HEAD "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=elu\n[avgpool]\n[softmax]\n[saliency]\n", {"elu", "method=finite", "bad.cfg"}, 1},
+        // numbers: finite, in range, whole where whole (the reliability issue's list)
+        {HEAD BODY "[saliency]\nweight=nan\n", {"weight=nan", "finite number >= 0", "[saliency]"}, 0},
+        {HEAD BODY "[saliency]\nweight=inf\n", {"weight=inf", "not finite", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nweight=-inf\n", {"weight=-inf", "not finite", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nweight=1e39\n", {"weight=1e39", "float", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nweight=0x10\n", {"weight=0x10", "decimal", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nweight=1.5e\n", {"weight=1.5e", "not a number", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nstep=nan\n", {"step=nan", "> 0 and <= 1", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nstep=inf\n", {"step=inf", "> 0 and <= 1", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nstep=1.5\n", {"step=1.5", "> 0 and <= 1", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nseed=1.5\n", {"seed=1.5", "18446744073709551615", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nseed=99999999999999999999\n", {"seed=99999999999999999999", "above", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nseed=-1\n", {"seed=-1", "whole number", "bad.cfg"}, 0},
+        // an empty value (patch 0017: darknet dropped the line), a key without '=', a key given twice
+        {HEAD BODY "[saliency]\nweight=\n", {"'weight=' has no value", "in [saliency]", "bad.cfg: line "}, 0},
+        {HEAD BODY "[saliency]\nweight\n", {"weight=", "empty", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nweight=0.5\nweight=2\n", {"weight is given twice", "weight=2", "bad.cfg"}, 0},
+        {"weight=1\n" HEAD BODY "[saliency]\n", {"line 1", "before any [section]", "bad.cfg"}, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[8192];
@@ -272,6 +295,154 @@ START_TEST(section_errors_name_file_key_and_value)
         for (int j = 0; j < 3; j++)
             ck_assert_msg(strstr(out, cases[i].expect[j]), "case %d: message lacks '%s': %s", (int)i, cases[i].expect[j], out);
     }
+}
+END_TEST
+
+// The section's values reach the engine exactly: a seed above 2^24 keeps every digit (it was read
+// as a float), the largest seed is taken, defaults fill what is not given.
+START_TEST(section_values_are_exact)
+{
+    struct { const char *text; uint64_t seed; float weight, step; const char *reg; eng_method m; } cases[] = {
+        {"seed=16777217\nweight=0.25\nstep=1\n", 16777217ull, 0.25f, 1.0f, "l2", ENG_EXACT},
+        {"seed=18446744073709551615\nregularizer=ssim\nmethod=central\n", 18446744073709551615ull, 0.5f, 0.01f, "ssim", ENG_FINITE_CENTRAL},
+        {"seed=0\nweight=0\n", 0, 0.0f, 0.01f, "l2", ENG_EXACT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[512], text[512];
+        snprintf(text, sizeof text, "%s", cases[i].text);
+        list *options = make_list();   // as darknet's read_cfg makes it: key=value lines, in order
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) ck_assert(read_option(strdup(line), options));
+        sal_section out;
+        ck_assert_msg(sal_section_read(options, &out, err, sizeof err) == 0, "case %d: %s", (int)i, err);
+        ck_assert_msg(out.seed == cases[i].seed, "case %d: seed %llu", (int)i, (unsigned long long)out.seed);
+        ck_assert(out.rc.lambda == cases[i].weight && out.rc.step == cases[i].step);
+        ck_assert_str_eq(out.rc.reg->name, cases[i].reg);
+        ck_assert_int_eq(out.rc.method, cases[i].m);
+    }
+}
+END_TEST
+
+// The bad values above are refused by the shipped binary too (darknet's -Ofast build: its NaN and
+// Inf tests are not folded away), through darknet's own `classifier train`.
+START_TEST(shipped_binary_refuses_nan_and_inf)
+{
+    char dir[512], data[1024], cfg[512], cmd[4096], out[16384];
+    tu_path(dir, sizeof dir, "refuse");
+    tu_dataset(dir, 8, 12, 12, 3, data, sizeof data);
+    tu_path(cfg, sizeof cfg, "refuse.cfg");
+    static const char *bad[] = {"weight=nan", "weight=inf", "weight=1e39", "step=nan", "step=inf"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[4096];
+        snprintf(text, sizeof text, "%s%s[saliency]\n%s\n", HEAD, BODY, bad[i]);
+        memcpy(strstr(text, "channels=2"), "channels=3", 10);
+        tu_write_text(cfg, text);
+        snprintf(cmd, sizeof cmd, "%s classifier train %s %s", tu_darknet(), data, cfg);
+        int rc = tu_run(cmd, out, sizeof out);
+        ck_assert_msg(rc == 1, "%s: exit %d: %s", bad[i], rc, out);
+        ck_assert_msg(strstr(out, bad[i]) && strstr(out, "refuse.cfg: [saliency]"), "%s: %s", bad[i], out);
+    }
+}
+END_TEST
+
+static int count_lines_with(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+static int weights_finite(const char *cfg_text, const char *weights)
+{
+    network *net = tu_net(cfg_text);
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    load_weights(net, (char *)weights);
+    fclose(stderr);
+    stderr = saved;
+    char err[256];
+    eng *e = eng_init_for(net, 0, err, sizeof err);
+    int ok = e && eng_check_finite(e, 0, err, sizeof err) == 0;
+    eng_free(e);
+    free_network(net);
+    return ok;
+}
+
+// A run that diverges (the learning rate multiplied by 1e30 after batch 4) stops with status 1, not a
+// signal, naming the batch, what went bad and the last checkpoint; that checkpoint is whole and
+// finite, and no checkpoint with NaN or Inf was written (patch 0016).
+START_TEST(diverging_run_stops_cleanly)
+{
+    char dir[512], data[1024], cfg[512], cmd[4096], out[65536];
+    tu_path(dir, sizeof dir, "diverge");
+    tu_dataset(dir, 8, 12, 12, 3, data, sizeof data);   // batch 4: a checkpoint (epoch) every 2 batches
+    tu_path(cfg, sizeof cfg, "diverge.cfg");
+    char text[4096];
+    snprintf(text, sizeof text, "%s%s%s", HEAD, BODY, SAL("tv", "onehot", "exact"));
+    memcpy(strstr(text, "channels=2"), "channels=3", 10);
+    char *pol = strstr(text, "policy=constant");
+    ck_assert(pol);
+    const char *steps = "policy=steps\nsteps=4\nscales=1e30\n";
+    char text2[4096];
+    snprintf(text2, sizeof text2, "%.*s%s%s", (int)(pol - text), text, steps, pol + strlen("policy=constant\n"));
+    tu_write_text(cfg, text2);
+    snprintf(cmd, sizeof cmd, "%s classifier train %s %s", tu_darknet(), data, cfg);
+    int rc = tu_run(cmd, out, sizeof out);
+    ck_assert_msg(rc == 1, "exit %d (want 1, not a signal): %s", rc, out + (strlen(out) > 2000 ? strlen(out) - 2000 : 0));
+    const char *msg = strstr(out, "training diverged at batch ");
+    ck_assert_msg(msg, "no divergence message: %s", out + (strlen(out) > 2000 ? strlen(out) - 2000 : 0));
+    ck_assert_msg(strstr(msg, "diverge.cfg") || strstr(out, "diverge.cfg: [saliency]"), "%s", msg);
+    int batch = atoi(msg + strlen("training diverged at batch "));
+    ck_assert_msg(batch >= 5, "diverged at batch %d, before the learning rate jumped: %s", batch, msg);
+    const char *ck = strstr(msg, "the last checkpoint written: ");
+    ck_assert_msg(ck, "no checkpoint named: %s", msg);
+    char last[1024];
+    ck_assert(sscanf(ck + strlen("the last checkpoint written: "), "%1023s", last) == 1);
+    ck_assert_msg(access(last, R_OK) == 0, "checkpoint %s is not there", last);
+    ck_assert_msg(weights_finite(text, last), "checkpoint %s has NaN or Inf", last);
+    ck_assert_msg(count_lines_with(out, "Not saving") == 0 || strstr(out, "keeps the last weights"), "%s", out);
+    free(NULL);
+}
+END_TEST
+
+// Patch 0016: weights with a NaN are not saved over a good file; last_saved_weights names the file.
+START_TEST(nan_weights_are_not_saved)
+{
+    char good[512], out[8192];
+    tu_path(good, sizeof good, "good.weights");
+    network *net = quiet_net(HEAD BODY);
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    save_weights(net, good);
+    fclose(stderr);
+    stderr = saved;
+    size_t seen = 99;
+    ck_assert_str_eq(last_saved_weights(&seen), good);
+    ck_assert_int_eq(seen, *net->seen);
+    struct stat st0;
+    ck_assert(stat(good, &st0) == 0);
+    char path[512];
+    tu_path(path, sizeof path, "save.err");
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(path, "w", stderr)) _exit(99);
+        net->layers[0].weights[3] = NAN;
+        save_weights(net, good);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    FILE *f = fopen(path, "r");
+    int n = f ? (int)fread(out, 1, sizeof out - 1, f) : 0;
+    out[n > 0 ? n : 0] = 0;
+    if (f) fclose(f);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d: %s", status, out);
+    ck_assert_msg(strstr(out, "Not saving") && strstr(out, "NaN or Inf"), "%s", out);
+    ck_assert(weights_finite(HEAD BODY, good));
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", good);
+    ck_assert_msg(access(tmp, F_OK) != 0, "the temporary file is left behind");
+    free_network(net);
 }
 END_TEST
 
@@ -285,6 +456,10 @@ Suite *make_train_suite(void)
     tcase_add_test(tc, weights_round_trip_with_and_without_the_section);
     tcase_add_test(tc, short_run_lowers_the_regularizer);
     tcase_add_test(tc, section_errors_name_file_key_and_value);
+    tcase_add_test(tc, section_values_are_exact);
+    tcase_add_test(tc, shipped_binary_refuses_nan_and_inf);
+    tcase_add_test(tc, diverging_run_stops_cleanly);
+    tcase_add_test(tc, nan_weights_are_not_saved);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "testutil.h"
 #include "parser.h"
@@ -180,4 +182,61 @@ double tu_score(network *net, int top, int loss, const float *seed, const float 
         }
     }
     return S;
+}
+
+// ----------------------------------------------------------------------------------------------
+
+const char *tu_darknet(void)
+{
+    const char *d = getenv("DARKNET");
+    return d && *d ? d : "./darknet";
+}
+
+int tu_run(const char *cmd, char *out, int outlen)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    fflush(stdout);
+    fflush(stderr);
+    FILE *p = popen(full, "r");
+    if (!p) { perror(cmd); exit(2); }
+    int len = 0, c;
+    while ((c = fgetc(p)) != EOF) if (len < outlen - 1) out[len++] = (char)c;
+    out[len] = 0;
+    int st = pclose(p);
+    // popen's shell reports a child killed by signal s as exit status 128 + s
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void tu_dataset(const char *dir, int n, int w, int h, int classes, char *data, int datalen)
+{
+    char path[1024], list[1024], labels[1024], backup[1024];
+    mkdir(dir, 0755);
+    snprintf(list, sizeof list, "%s/train.list", dir);
+    snprintf(labels, sizeof labels, "%s/labels.txt", dir);
+    snprintf(backup, sizeof backup, "%s/backup", dir);
+    mkdir(backup, 0755);
+    FILE *fl = fopen(list, "w"), *fb = fopen(labels, "w");
+    if (!fl || !fb) { perror(dir); exit(2); }
+    for (int k = 0; k < classes; k++) fprintf(fb, "_lab%d.\n", k);   // unique substrings of the paths
+    uint64_t rng = 77;
+    for (int i = 0; i < n; i++) {
+        image im = make_image(w, h, 3);
+        float fx = 0.2f + tu_uniform(&rng), fy = 0.2f + tu_uniform(&rng), ph = 6.3f * tu_uniform(&rng);
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    im.data[(c * h + y) * w + x] = 0.5f + 0.4f * sinf(fx * x + fy * y + ph + c + (i % classes));
+        snprintf(path, sizeof path, "%s/img%03d_lab%d", dir, i, i % classes);
+        save_image_options(im, path, PNG, 0);
+        free_image(im);
+        fprintf(fl, "%s.png\n", path);
+    }
+    fclose(fl);
+    fclose(fb);
+    snprintf(data, datalen, "%s/tiny.data", dir);
+    char text[4096];
+    snprintf(text, sizeof text, "classes=%d\ntrain=%s\nvalid=%s\nlabels=%s\nnames=%s\nbackup=%s\ntop=1\n",
+             classes, list, list, labels, labels, backup);
+    tu_write_text(data, text);
 }

@@ -41,6 +41,18 @@ void tu_unfreeze(network *net, tu_frozen *f);
 // spectreg (S linear in z); for loss S = sum_b CE_b with truth (B, K). z = input of layer top.
 double tu_score(network *net, int top, int loss, const float *seed, const float *truth);
 
+// Runs a shell command, its stdout and stderr into out (NUL-terminated, cut at outlen - 1); returns
+// its exit status, or 128 + the signal that ended it.
+int tu_run(const char *cmd, char *out, int outlen);
+// The darknet binary under test: $DARKNET, else ./darknet.
+const char *tu_darknet(void);
+
+// A tiny classification data set in dir (created): n PNG images w x h x 3 of smooth random
+// patterns, labelled round-robin _lab0., _lab1., ... (the label is part of the file name, as darknet's
+// classifier expects), train.list, labels.txt, and dir/tiny.data (backup=dir/backup/,
+// created). Its path is written to data (datalen bytes).
+void tu_dataset(const char *dir, int n, int w, int h, int classes, char *data, int datalen);
+
 // A temporary directory (created once per process) and a path inside it.
 const char *tu_tmpdir(void);
 void tu_path(char *out, int n, const char *name);

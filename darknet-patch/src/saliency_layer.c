@@ -2,20 +2,25 @@
    In training (net.train with labels) its forward runs the regularizer's share of the step
    (eng_reg_step): -lambda * dR/dtheta lands in darknet's update buffers, lambda * R in the loss
    darknet prints. Otherwise it passes the probabilities through and costs nothing.
+   Every step it also checks that training has not diverged (parameters, loss, heatmap, R and
+   updates finite); when it has, it stops with status 1 naming the batch, the bad value and the
+   last checkpoint written.
    Nothing to save or load: weights files of a cfg with and without the section are the same. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "saliency_layer.h"
+#include "saliency_util.h"
 #include "option_list.h"
 #include "blas.h"
 #include "utils.h"
 #include "engine.h"
+#include "numparse.h"
 #include "reg.h"
 
 typedef struct {
-    eng_reg_cfg rc;
+    sal_section sec;
     network *net;
     eng *eng;
     uint64_t rng;
@@ -23,63 +28,85 @@ typedef struct {
     int index;
 } saliency_state;
 
-static char *opt_or(list *options, char *key, char *def)
+/* The section's keys, their defaults and what each allows: the one list of them. */
+enum { KEY_REGULARIZER, KEY_FORMULATION, KEY_WEIGHT, KEY_METHOD, KEY_STEP, KEY_SEED, N_KEYS };
+static const struct { const char *key, *def, *allowed; } KEYS[] = {
+    [KEY_REGULARIZER] = {"regularizer", "l2", NULL /* reg_names() */},
+    [KEY_FORMULATION] = {"formulation", "onehot", ENG_FORM_NAMES},
+    [KEY_WEIGHT]      = {"weight", "0.5", "a finite number >= 0"},
+    [KEY_METHOD]      = {"method", "exact", ENG_METHOD_NAMES},
+    [KEY_STEP]        = {"step", "0.01", "a number > 0 and <= 1"},
+    [KEY_SEED]        = {"seed", "1", "a whole number 0 ... 18446744073709551615"},
+};
+_Static_assert(sizeof KEYS / sizeof KEYS[0] == N_KEYS, "one entry per key");
+
+static int bad_value(const char *key, const char *val, const char *why, const char *allowed, char *err, size_t errlen)
 {
-    char *v = option_find(options, key);
-    return v ? v : def;
+    snprintf(err, errlen, "%s=%s is not valid (%s); allowed: %s", key, val, why, allowed);
+    return -1;
 }
 
-static void cfg_fail(const char *file, int index, const char *key, const char *val, const char *allowed)
+int sal_section_read(list *options, sal_section *out, char *err, size_t errlen)
 {
-    fprintf(stderr, "%s: [saliency] (layer %d): %s=%s is not valid; %s\n", file, index, key, val, allowed);
-    exit(1);
-}
+    const char *val[N_KEYS] = {0};
+    node *n;
+    for(n = options->front; n; n = n->next){
+        kvp *p = (kvp *)n->val;
+        int k;
+        for(k = 0; k < N_KEYS && strcmp(p->key, KEYS[k].key); ++k);
+        if(k == N_KEYS){
+            char keys[256] = "";
+            for(k = 0; k < N_KEYS; ++k) snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%s", k ? ", " : "", KEYS[k].key);
+            snprintf(err, errlen, "%s=%s is not a key of this section; keys: %s", p->key, p->val ? p->val : "", keys);
+            return -1;
+        }
+        if(val[k]){
+            snprintf(err, errlen, "%s is given twice (%s=%s, then %s=%s); give it once", p->key, p->key, val[k], p->key, p->val);
+            return -1;
+        }
+        p->used = 1;   /* darknet's option_unused() would call it unused */
+        val[k] = p->val ? p->val : "";
+        if(!val[k][0]) return bad_value(p->key, "", "empty", KEYS[k].allowed ? KEYS[k].allowed : reg_names(), err, errlen);
+    }
+    int k;
+    for(k = 0; k < N_KEYS; ++k) if(!val[k]) val[k] = KEYS[k].def;
 
-static float opt_float(list *options, char *key, char *def, const char *file, int index, float min, int strict)
-{
-    char *v = opt_or(options, key, def);
-    char *end;
-    float x = strtof(v, &end);
-    if(*end || end == v || !(strict ? x > min : x >= min)) cfg_fail(file, index, key, v, strict ? "a number > 0" : "a number >= 0");
-    return x;
+    char why[256];
+    memset(out, 0, sizeof(*out));
+    out->rc.reg = reg_lookup(val[KEY_REGULARIZER], NULL, 0);
+    if(!out->rc.reg) return bad_value("regularizer", val[KEY_REGULARIZER], "unknown", reg_names(), err, errlen);
+    if(eng_form_parse(val[KEY_FORMULATION], &out->rc.form))
+        return bad_value("formulation", val[KEY_FORMULATION], "unknown", KEYS[KEY_FORMULATION].allowed, err, errlen);
+    if(eng_method_parse(val[KEY_METHOD], &out->rc.method))
+        return bad_value("method", val[KEY_METHOD], "unknown", KEYS[KEY_METHOD].allowed, err, errlen);
+    double x;
+    if(num_parse_real(val[KEY_WEIGHT], 0, 0, 3.4e38, 0, &x, why, sizeof(why)))
+        return bad_value("weight", val[KEY_WEIGHT], why, KEYS[KEY_WEIGHT].allowed, err, errlen);
+    out->rc.lambda = (float)x;
+    if(num_parse_real(val[KEY_STEP], 0, 1, 1, 0, &x, why, sizeof(why)))
+        return bad_value("step", val[KEY_STEP], why, KEYS[KEY_STEP].allowed, err, errlen);
+    out->rc.step = (float)x;
+    if(num_parse_u64(val[KEY_SEED], &out->seed, why, sizeof(why)))
+        return bad_value("seed", val[KEY_SEED], why, KEYS[KEY_SEED].allowed, err, errlen);
+    return 0;
 }
 
 layer parse_saliency(list *options, int batch, int inputs, network *net, int index, char *filename)
 {
-    static const char *keys[] = {"regularizer", "formulation", "weight", "method", "step", "seed", 0};
-    node *n;
-    for(n = options->front; n; n = n->next){
-        kvp *p = (kvp *)n->val;
-        int i, ok = 0;
-        for(i = 0; keys[i]; ++i) if(!strcmp(p->key, keys[i])) ok = 1;
-        if(!ok) cfg_fail(filename, index, p->key, p->val, "keys: regularizer, formulation, weight, method, step, seed");
-    }
-    if(index == 0 || net->layers[index-1].type != SOFTMAX){
-        fprintf(stderr, "%s: [saliency] (layer %d) must come right after the network's [softmax]\n", filename, index);
-        exit(1);
-    }
+    char err[1024];
+    sal_section sec;
+    if(sal_section_read(options, &sec, err, sizeof(err))) sal_fail("%s: [saliency] (layer %d): %s", filename, index, err);
+    if(index == 0 || net->layers[index-1].type != SOFTMAX)
+        sal_fail("%s: [saliency] (layer %d) must come right after the network's [softmax]", filename, index);
     saliency_state *c = calloc(1, sizeof(*c));
     snprintf(c->file, sizeof(c->file), "%s", filename);
     c->index = index;
     c->net = net;
-
-    char *reg = opt_or(options, "regularizer", "l2");
-    char err[512];
-    c->rc.reg = reg_lookup(reg, err, sizeof(err));
-    if(!c->rc.reg) cfg_fail(filename, index, "regularizer", reg, err);
-    char *form = opt_or(options, "formulation", "onehot");
-    if(eng_form_parse(form, &c->rc.form)) cfg_fail(filename, index, "formulation", form, "allowed: " ENG_FORM_NAMES);
-    c->rc.lambda = opt_float(options, "weight", "0.5", filename, index, 0, 0);
-    char *method = opt_or(options, "method", "exact");
-    if(!strcmp(method, "exact")) c->rc.method = ENG_EXACT;
-    else if(!strcmp(method, "finite")) c->rc.method = ENG_FINITE;
-    else if(!strcmp(method, "central")) c->rc.method = ENG_FINITE_CENTRAL;
-    else cfg_fail(filename, index, "method", method, "allowed: exact, finite, central");
-    c->rc.step = opt_float(options, "step", "0.01", filename, index, 0, 1);
-    c->rng = (uint64_t)opt_float(options, "seed", "1", filename, index, 0, 0);
+    c->sec = sec;
+    c->rng = sec.seed;
 
     fprintf(stderr, "saliency   %-12s %-8s lambda %-6g %-7s                 %4d\n",
-            c->rc.reg->name, eng_form_name(c->rc.form), c->rc.lambda, method, inputs);
+            sec.rc.reg->name, eng_form_name(sec.rc.form), sec.rc.lambda, eng_method_name(sec.rc.method), inputs);
     layer l = {0};
     l.type = SALIENCY;
     l.batch = batch;
@@ -93,30 +120,56 @@ layer parse_saliency(list *options, int batch, int inputs, network *net, int ind
     return l;
 }
 
+/* Stops a diverged run: the batch, what went bad, and the checkpoint to resume from. */
+static void diverged(const saliency_state *c, network net, const char *what)
+{
+    size_t per = (size_t)net.batch*net.subdivisions, seen = 0;
+    size_t batch = (*net.seen + per - 1)/per;
+    const char *last = last_saved_weights(&seen);
+    char ck[4200];
+    if(last) snprintf(ck, sizeof(ck), "the last checkpoint written: %s (batch %zu)", last, seen/per);
+    else snprintf(ck, sizeof(ck), "no checkpoint was written by this run");
+    sal_fail("%s: [saliency] (layer %d): training diverged at batch %zu: %s (regularizer=%s, weight=%g); stopped, %s",
+             c->file, c->index, batch, what, c->sec.rc.reg->name, c->sec.rc.lambda, ck);
+}
+
 void forward_saliency_layer(const layer l, network net)
 {
     copy_cpu(l.outputs*l.batch, net.input, 1, l.output, 1);
     saliency_state *c = (saliency_state *)l.saliency;
     if(!net.train || !net.truth || !c) return;
-    char err[512];
+    char err[512], what[600];
     if(!c->eng){
-        c->eng = eng_init_for(c->net, c->rc.method == ENG_EXACT, err, sizeof(err));
-        if(!c->eng){
-            fprintf(stderr, "%s: [saliency] (layer %d): %s\n", c->file, c->index, err);
-            exit(1);
-        }
+        c->eng = eng_init_for(c->net, c->sec.rc.method == ENG_EXACT, err, sizeof(err));
+        if(!c->eng) sal_fail("%s: [saliency] (layer %d): %s", c->file, c->index, err);
+    }
+    /* the last update, then this forward's loss, before the regularizer builds on them */
+    if(eng_check_finite(c->eng, 0, err, sizeof(err))){
+        snprintf(what, sizeof(what), "%s after the last update", err);
+        diverged(c, net, what);
+    }
+    layer sm = net.layers[c->index - 1];
+    if(sm.cost && !num_finite_f(sm.cost[0])){
+        snprintf(what, sizeof(what), "the loss is %g", sm.cost[0]);
+        diverged(c, net, what);
     }
     double t0 = what_time_is_it_now();
     eng_reg_report rep;
-    if(eng_reg_step(c->eng, &c->rc, net.truth, &c->rng, &rep, err, sizeof(err))){
-        fprintf(stderr, "%s: [saliency] (layer %d): %s\n", c->file, c->index, err);
-        exit(1);
+    if(eng_reg_step(c->eng, &c->sec.rc, net.truth, &c->rng, &rep, err, sizeof(err))) diverged(c, net, err);
+    if(eng_check_finite(c->eng, 1, err, sizeof(err))){
+        snprintf(what, sizeof(what), "the regularizer's update: %s", err);
+        diverged(c, net, what);
     }
     /* the loss darknet prints is sum_b CE_b (the softmax's cost) per image: add lambda * sum_b R_b */
-    layer sm = net.layers[c->index - 1];
-    if(sm.cost) sm.cost[0] += c->rc.lambda * rep.r_mean * l.batch;
+    if(sm.cost){
+        sm.cost[0] += c->sec.rc.lambda * rep.r_mean * l.batch;
+        if(!num_finite_f(sm.cost[0])){
+            snprintf(what, sizeof(what), "the loss with lambda * R is %g (R %g)", sm.cost[0], rep.r_mean);
+            diverged(c, net, what);
+        }
+    }
     fprintf(stderr, "saliency: R %f (%s, %s), lambda*R %f, mean |g| %g, %.3f s\n",
-            rep.r_mean, c->rc.reg->name, eng_form_name(c->rc.form), c->rc.lambda * rep.r_mean,
+            rep.r_mean, c->sec.rc.reg->name, eng_form_name(c->sec.rc.form), c->sec.rc.lambda * rep.r_mean,
             rep.g_abs_mean, what_time_is_it_now() - t0);
 }
 

@@ -4,8 +4,22 @@
 #ifndef SALIENCY_LAYER_H
 #define SALIENCY_LAYER_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include "darknet.h"
 #include "list.h"
+#include "engine.h"
+
+/* What a [saliency] section says. */
+typedef struct {
+    eng_reg_cfg rc;    /* regularizer, formulation, weight (lambda), method, step */
+    uint64_t seed;     /* spectreg's generator */
+} sal_section;
+
+/* Reads a section's options (darknet's key=value list) strictly: every key known and given at most
+   once, no empty value, names from their tables, numbers finite and in range. 0, or -1 and err says
+   "key=value is not valid (why); allowed: ..." (without the file and section, which the caller adds). */
+int sal_section_read(list *options, sal_section *out, char *err, size_t errlen);
 
 layer parse_saliency(list *options, int batch, int inputs, network *net, int index, char *filename);
 void forward_saliency_layer(const layer l, network net);

@@ -5,17 +5,40 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "saliency_util.h"
 #include "parser.h"
 #include "option_list.h"
+
+#include "utils.h"
 
 static char *opt_or(list *options, char *key, char *def)
 {
     char *v = option_find(options, key);
     return v ? v : def;
 }
-#include "utils.h"
+
+/* _exit, not exit: darknet's data loader thread may be inside OpenCV while exit() would run
+   OpenCV's static destructors (a SIGSEGV instead of status 1). Outputs are written to temporary
+   files and renamed, so nothing half-written is left under a real name. */
+static void stop(void) __attribute__((noreturn));
+static void stop(void)
+{
+    fflush(stdout);
+    fflush(stderr);
+    _exit(1);
+}
+
+void sal_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    stop();
+}
 
 void sal_die(const char *fmt, ...)
 {
@@ -25,7 +48,7 @@ void sal_die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    exit(1);
+    stop();
 }
 
 void sal_need_file(const char *path, const char *what)

@@ -6,8 +6,11 @@
 #include <stddef.h>
 #include "darknet.h"
 
-/* prints "darknet saliency: <message>" to stderr and exits 1 */
+/* prints "darknet saliency: <message>" to stderr and exits 1 (stdout and stderr flushed, no
+   atexit handlers or static destructors: safe while darknet's loader thread runs) */
 void sal_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* the same without the prefix: for messages that name their own place (a cfg file and section) */
+void sal_fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* dies naming what the file is for unless it can be opened for reading */
 void sal_need_file(const char *path, const char *what);
 
