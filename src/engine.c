@@ -36,6 +36,7 @@ struct eng {
     float *g, *u;     // (batch, inputs): heatmap and dR/dg
     float *seed;      // (batch, classes)
     float *tmp, *tmp2;// (batch, max outputs)
+    float *scaled;    // (batch, max outputs): a shortcut's alpha-scaled transpose; NULL without one
     float *ws;        // im2col/col2im workspace (the batched convolutions': for conv_chunk images)
 };
 
@@ -372,13 +373,21 @@ static void lin_shortcut(eng *e, int k, float **stream, float *input, float *y)
     shortcut_cpu(l->batch, l->w, l->h, l->c, stream[l->index], l->out_w, l->out_h, l->out_c, l->alpha, l->beta, y);
 }
 
-// the transpose as backward_shortcut_layer applies it
+// The transpose. The forward scales by alpha only the values it adds to (the channels and pixels
+// the two layers share), so the previous layer gets alpha t there and t elsewhere: t is copied and
+// scaled by shortcut_cpu itself, with the forward's geometry (beta 0 adds nothing; patch 0018
+// makes darknet's backward do the same).
 static void lin_t_shortcut(eng *e, int k, const float *t, float **stream, float *input)
 {
     const layer *l = &e->net->layers[k];
     float *dx = buf(stream, input, k - 1);
-    if (dx) axpy_cpu(l->outputs * l->batch, l->alpha, (float *)t, 1, dx, 1);
+    int n = l->outputs * l->batch;
     shortcut_cpu(l->batch, l->out_w, l->out_h, l->out_c, (float *)t, l->w, l->h, l->c, 1, l->beta, stream[l->index]);
+    if (!dx) return;
+    if (l->alpha == 1) { axpy_cpu(n, 1, (float *)t, 1, dx, 1); return; }
+    copy_cpu(n, (float *)t, 1, e->scaled, 1);
+    shortcut_cpu(l->batch, l->w, l->h, l->c, e->net->layers[l->index].output, l->out_w, l->out_h, l->out_c, l->alpha, 0, e->scaled);
+    axpy_cpu(n, 1, e->scaled, 1, dx, 1);
 }
 
 // per image, the concatenation of the listed layers' outputs
@@ -603,6 +612,8 @@ static void eng_alloc(eng *e)
     e->seed = calloc((size_t)e->classes * net->batch, sizeof(float));
     e->tmp = calloc(maxout, sizeof(float));
     e->tmp2 = calloc(maxout, sizeof(float));
+    for (int k = 0; k < top; k++)
+        if (net->layers[k].type == SHORTCUT && net->layers[k].alpha != 1 && !e->scaled) e->scaled = calloc(maxout, sizeof(float));
     e->ws = calloc(maxws, sizeof(float));
 }
 
@@ -613,7 +624,8 @@ static void eng_release(eng *e)
     free_stream(e->pre, e->top);
     free_stream(e->dd, e->top);
     e->d = e->dot = e->pre = e->dd = NULL;
-    free(e->g); free(e->u); free(e->seed); free(e->tmp); free(e->tmp2); free(e->ws);
+    free(e->g); free(e->u); free(e->seed); free(e->tmp); free(e->tmp2); free(e->scaled); free(e->ws);
+    e->scaled = NULL;
 }
 
 // darknet's set_batch_network may have changed the batch since the buffers were made

@@ -175,6 +175,20 @@ START_TEST(activation_layer_keeps_skip_gradient)
 END_TEST
 
 // A whole small ResNet (basic and bottleneck blocks, BN, training mode) through darknet's backward.
+// patch 0018: with alpha != 1 the shortcut's forward scales only the values both layers have; its
+// backward scaled all of them (here the third channel, which the from layer lacks).
+START_TEST(shortcut_alpha_beta_backward)
+{
+    const char *cfg = NET(2,
+        "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n"
+        "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n"
+        "[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=linear\n"
+        "[avgpool]\n[connected]\noutput=3\nactivation=linear\n[softmax]\n");
+    for (int seed = 1; seed <= 3; seed++)
+        ck_assert_int_eq(stock_fd(cfg, 0, seed, 30, "shortcut alpha/beta"), 0);
+}
+END_TEST
+
 START_TEST(resnet_backward_matches_central_differences)
 {
     const char *cfg = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n" TU_RESNET_BODY;
@@ -196,6 +210,7 @@ Suite *make_darknet_suite(void)
     tcase_add_test(tc, layer_zero_without_net_delta);
     tcase_add_test(tc, activation_layer_keeps_skip_gradient);
     tcase_add_test(tc, resnet_backward_matches_central_differences);
+    tcase_add_test(tc, shortcut_alpha_beta_backward);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -28,6 +28,7 @@ static const char *LAYER_NETS[][2] = {
     {"route", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=linear\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
     {"dropout", NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.3\n[connected]\noutput=3\nactivation=linear\n")},
     {"activation_batchnorm", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[activation]\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
+    {"shortcut_fewer_channels_alpha_beta", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
 };
 #define N_LAYER_NETS ((int)(sizeof LAYER_NETS / sizeof LAYER_NETS[0]))
 
@@ -365,6 +366,39 @@ START_TEST(nan_input_is_an_error)
 }
 END_TEST
 
+// spectreg draws a fresh projection r at every training step from the section's generator: two
+// steps on the same batch use different r (different heatmaps), and the same seed repeats them.
+START_TEST(spectreg_draws_afresh_every_step)
+{
+    network *net = tu_net(LAYER_NETS[0][1]);
+    tu_randomize(net, 4);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    int B = net->batch, K = eng_classes(e), n = net->inputs * B;
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K + b % K] = 1;
+    uint64_t fill = 5;
+    tu_fill(net->input, n, 0, 1, &fill);
+    net->train = 1;
+    forward_network(net);
+    eng_reg_cfg c = { reg_lookup("l2", NULL, 0), ENG_SPECTREG, 0.5f, ENG_EXACT, 0.01f };
+    float *g[3];
+    uint64_t rng = 7;
+    for (int step = 0; step < 3; step++) {
+        if (step == 2) rng = 7;   // the same seed again
+        ck_assert_msg(eng_reg_step(e, &c, truth, &rng, NULL, err, sizeof err) == 0, "%s", err);
+        g[step] = malloc(n * sizeof(float));
+        memcpy(g[step], eng_last_heatmap(e), n * sizeof(float));
+    }
+    ck_assert_msg(memcmp(g[0], g[1], n * sizeof(float)) != 0, "the second step reused the first step's projection");
+    ck_assert_msg(memcmp(g[0], g[2], n * sizeof(float)) == 0, "the same seed gave another projection");
+    for (int i = 0; i < 3; i++) free(g[i]);
+    free(truth);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
 Suite *make_dbp_suite(void)
 {
     Suite *s = suite_create("dbp");
@@ -375,6 +409,7 @@ Suite *make_dbp_suite(void)
     tcase_add_test(tc, exact_and_finite_agree);
     tcase_add_test(tc, finite_method_runs_on_layers_without_exact_rules);
     tcase_add_test(tc, nan_input_is_an_error);
+    tcase_add_test(tc, spectreg_draws_afresh_every_step);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -31,6 +31,10 @@ static const char *LAYER_NETS[][2] = {
     {"activation", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[activation]\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
     {"batchnorm", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[connected]\noutput=3\nactivation=linear\n")},
     {"softmax_only", NET("")},
+    // alpha and beta other than darknet's default 1 (the transpose must not swap them), and a from
+    // layer with fewer channels, whose non-overlapping values the forward does not scale by alpha
+    {"shortcut_alpha_beta", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.7\nbeta=1.3\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+    {"shortcut_fewer_channels", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
 };
 #define N_LAYER_NETS ((int)(sizeof LAYER_NETS / sizeof LAYER_NETS[0]))
 
@@ -77,11 +81,14 @@ static fd_stats fd_check(network *net, eng *e, tu_frozen *frozen, eng_form form,
     return st;
 }
 
-// One network, one formulation, one mode: g against central differences.
-static void check_net(const char *name, const char *cfg, eng_form form, int train, uint64_t seed, int samples)
+// One network, one formulation, one mode: g against central differences. tweak (may be NULL)
+// changes the random network before the check.
+static void check_net_with(const char *name, const char *cfg, eng_form form, int train, uint64_t seed, int samples,
+                           void (*tweak)(network *))
 {
     network *net = tu_net(cfg);
     tu_randomize(net, seed);
+    if (tweak) tweak(net);
     char err[512];
     eng *e = eng_init(net, err, sizeof err);
     ck_assert_msg(e != NULL, "%s: %s", name, err);
@@ -113,6 +120,27 @@ static void check_net(const char *name, const char *cfg, eng_form form, int trai
     eng_free(e);
     free_network(net);
 }
+
+static void check_net(const char *name, const char *cfg, eng_form form, int train, uint64_t seed, int samples)
+{
+    check_net_with(name, cfg, form, train, seed, samples, NULL);
+}
+
+// Channels with a small rolling variance, where darknet's 1/(sqrt(var) + 1e-6) and the other form
+// 1/sqrt(var + 1e-6) differ by orders of magnitude (AlexeyAB's fork uses the other one).
+static void tiny_variance(network *net)
+{
+    layer *l = &net->layers[0];
+    l->rolling_variance[0] = 1e-9f;
+    l->rolling_variance[1] = 4e-8f;
+}
+
+START_TEST(batchnorm_small_variance_matches_central_differences)
+{
+    const char *cfg = NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\npad=1\nactivation=linear\n[connected]\noutput=4\nactivation=linear\n");
+    for (int form = 0; form < 3; form++) check_net_with("bn_small_variance", cfg, (eng_form)form, 0, 3, 24, tiny_variance);
+}
+END_TEST
 
 START_TEST(each_layer_type_matches_central_differences)
 {
@@ -302,6 +330,7 @@ Suite *make_engine_suite(void)
     tcase_add_test(tc, pass_changes_no_weights_updates_or_rolling_statistics);
     tcase_add_test(tc, training_mode_heatmap_is_per_example);
     tcase_add_test(tc, spectreg_is_seedable);
+    tcase_add_test(tc, batchnorm_small_variance_matches_central_differences);
     tcase_add_test(tc, unsupported_layer_is_named);
     tcase_add_test(tc, formulation_names);
     suite_add_tcase(s, tc);
