@@ -125,6 +125,18 @@ static char *slurp(const char *path, long *len)
     return buf;
 }
 
+// The end of a child's output, for failure messages (Check's messages are limited to a few KiB).
+static const char *tail(const char *path)
+{
+    static char buf[1600];
+    long len;
+    char *text = slurp(path, &len);
+    long from = len > (long)sizeof buf - 1 ? len - ((long)sizeof buf - 1) : 0;
+    snprintf(buf, sizeof buf, "%s", text + from);
+    free(text);
+    return buf;
+}
+
 // `seen` from a weights file's header (major, minor, revision int32; size_t seen from version 0.2)
 static long header_seen(const char *path)
 {
@@ -356,11 +368,8 @@ START_TEST(random_kills_resume_from_the_newest_checkpoint)
             kill(c.pid, SIGKILL);
             waitpid(c.pid, &st, 0);
         }
-        long len;
-        char *text = slurp(c.out, &len);
         ck_assert_msg(killed_by_sigkill(st), "kill %d (at batch %ld + %u us): the run ended by itself, status %d: %s",
-                      k, target, (unsigned)extra, st, text);
-        free(text);
+                      k, target, (unsigned)extra, st, tail(c.out));
         check_resumed(&w, &c, ck, prev_last, &first, &last);
         int newest = check_backup(&w, &ntmp);
         ck_assert_msg(newest >= ck, "checkpoint %d gone after the kill (newest now %d)", ck, newest);
@@ -377,10 +386,7 @@ START_TEST(random_kills_resume_from_the_newest_checkpoint)
     ckpt_path(&w, ck, weights, sizeof weights);
     start(&c, &w, weights, NULL, "final.out");
     int st = wait_child(&c, 60);
-    long len;
-    char *text = slurp(c.out, &len);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the last run: status %d: %s", st, text);
-    free(text);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the last run: status %d: %s", st, tail(c.out));
     check_resumed(&w, &c, ck, prev_last, &first, &last);
     ck_assert_int_eq(last, MAXB);
     check_backup(&w, &ntmp);
@@ -404,10 +410,9 @@ START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
     ws_init(&w, "strace");
     char p[700], tmp[800], pw[700], pwtmp[800], arg1[800], arg2[800];
     int ntmp;
-    long first, last, len;
+    long first, last;
     child c;
     int st;
-    char *text;
 
     // 1. the second write() into <base>_2.weights.tmp (or <base>_2.weights, were it written in
     //    place): 4096 of its bytes are on disk when the process dies
@@ -419,9 +424,7 @@ START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
                                "-e", "trace=write", "-e", "inject=write:signal=KILL:when=2", NULL};
     start(&c, &w, NULL, mid_write, "midwrite.out");
     st = wait_child(&c, 60);
-    text = slurp(c.out, &len);
-    ck_assert_msg(killed_by_sigkill(st), "the kill inside the write of %s did not happen: status %d: %s", p, st, text);
-    free(text);
+    ck_assert_msg(killed_by_sigkill(st), "the kill inside the write of %s did not happen: status %d: %s", p, st, tail(c.out));
     check_resumed(&w, &c, 0, 0, &first, &last);
     ck_assert_int_eq(last, 2 * EVERY);
     ck_assert_msg(check_backup(&w, &ntmp) == 1, "newest checkpoint after the kill in the write of epoch 2");
@@ -437,9 +440,7 @@ START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
                                "-e", "trace=rename", "-e", "inject=rename:signal=KILL:when=1", NULL};
     start(&c, &w, pw, at_rename, "rename.out");
     st = wait_child(&c, 60);
-    text = slurp(c.out, &len);
-    ck_assert_msg(killed_by_sigkill(st), "the kill at the rename of %s did not happen: status %d: %s", tmp, st, text);
-    free(text);
+    ck_assert_msg(killed_by_sigkill(st), "the kill at the rename of %s did not happen: status %d: %s", tmp, st, tail(c.out));
     check_resumed(&w, &c, 1, 2 * EVERY, &first, &last);
     ck_assert_int_eq(last, 3 * EVERY);
     ck_assert_msg(file_size(p) < 0 && file_size(tmp) == w.want, "%s %ld bytes, %s %ld bytes: want no file and a complete .tmp",
@@ -451,9 +452,7 @@ START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
     ckpt_path(&w, 2, pw, sizeof pw);
     start(&c, &w, pw, NULL, "end.out");
     st = wait_child(&c, 60);
-    text = slurp(c.out, &len);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the run to the end: status %d: %s", st, text);
-    free(text);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the run to the end: status %d: %s", st, tail(c.out));
     check_resumed(&w, &c, 2, 3 * EVERY, &first, &last);
     ck_assert_int_eq(last, MAXB);
     int E = MAXB * BATCH / NIMG;
@@ -470,9 +469,7 @@ START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
     snprintf(arg1, sizeof arg1, "%s", pwtmp);
     start(&c, &w, pw, at_rename, "replace.out");
     st = wait_child(&c, 60);
-    text = slurp(c.out, &len);
-    ck_assert_msg(killed_by_sigkill(st), "the kill at the rename of %s did not happen: status %d: %s", pwtmp, st, text);
-    free(text);
+    ck_assert_msg(killed_by_sigkill(st), "the kill at the rename of %s did not happen: status %d: %s", pwtmp, st, tail(c.out));
     check_resumed(&w, &c, E - 1, 0, &first, &last);
     ck_assert_int_eq(last, MAXB);
     long n1;
