@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages darknet-saliency builds and tests with, or names the missing ones.
+# (strace: tests/check_resume.c kills darknet inside a checkpoint write by syscall fault injection.)
 # As root it also adds a deb-src entry (needed by `apt-get source darknet`) when none exists.
 # Usage: scripts/setup.sh [extra packages...]
 set -eu
-PKGS="build-essential pkg-config dpkg-dev patch libopencv-dev check libopenblas-dev $*"
+PKGS="build-essential pkg-config dpkg-dev patch libopencv-dev check libopenblas-dev strace $*"
 
 missing=""
 for p in $PKGS; do
