@@ -53,11 +53,6 @@ void eng_input_grad(eng *e, const float *seed, float *g);
 int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int train,
                 uint64_t *rng, float *g);
 
-// darknet's layer forwards with the batch-norm statistics of the last forward held as constants
-// (inference-mode normalisation with them) and every dropout reusing its last draw; rolling
-// statistics are left as they were.
-void eng_forward_frozen(eng *e);
-
 // ---- double backprop ------------------------------------------------------------------------
 
 typedef enum { ENG_EXACT, ENG_FINITE, ENG_FINITE_CENTRAL } eng_method;

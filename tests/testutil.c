@@ -235,7 +235,7 @@ void tu_dataset(const char *dir, int n, int w, int h, int classes, char *data, i
     fclose(fl);
     fclose(fb);
     snprintf(data, datalen, "%s/tiny.data", dir);
-    char text[4096];
+    char text[8192];
     snprintf(text, sizeof text, "classes=%d\ntrain=%s\nvalid=%s\nlabels=%s\nnames=%s\nbackup=%s\ntop=1\n",
              classes, list, list, labels, labels, backup);
     tu_write_text(data, text);

@@ -1,0 +1,84 @@
+// engine_internal.h: what the engine's three files share (not for callers: they use engine.h).
+//   engine_rules.c   the layer-rule table: per darknet layer type, its linear map, transpose, weight
+//                    gradient and properties (activation, batch norm, parameters, snapshot needs)
+//   engine.c         the engine's state, the gradient-of-input sweep, exact double backprop (§2a)
+//   engine_finite.c  double backprop by finite differences through darknet's own backward (§2b)
+#ifndef SALIENCY_ENGINE_INTERNAL_H
+#define SALIENCY_ENGINE_INTERNAL_H
+
+#include <stddef.h>
+#include "engine.h"
+
+struct eng {
+    network *net;
+    int top;          // index of the top [softmax]
+    int classes;      // its inputs per image
+    int batch;        // the batch the buffers were made for
+    int smooth;       // some layer below top has a logistic/tanh activation
+    int exact;        // every layer below top has a rule (else only darknet's own backward is used)
+    float **d, **dot, **pre, **dd;   // (top) per-layer buffers, (batch, outputs); pre/dd may be NULL
+    float *g, *u;     // (batch, inputs): heatmap and dR/dg
+    float *seed;      // (batch, classes)
+    float *tmp, *tmp2;// (batch, max outputs)
+    float *scaled;    // (batch, max outputs): a shortcut's alpha-scaled transpose; NULL without one
+    float *ws;        // im2col/col2im workspace (the batched convolutions': for their chunk of images)
+};
+
+// ---- the layer-rule table (engine_rules.c) -----------------------------------------------------
+
+// `in` names a layer's inputs: stream[j] for layer j, input for the network input (layer -1).
+typedef void (*eng_lin_fn)(eng *e, int k, float **stream, float *input, float *y);
+typedef void (*eng_lin_t_fn)(eng *e, int k, const float *t, float **stream, float *input);
+typedef void (*eng_wgrad_fn)(eng *e, int k, const float *that, const float *t, float scale);
+
+enum { ENG_BN_NONE, ENG_BN_IF_SET, ENG_BN_ALWAYS };   // batch norm after the linear part
+// which of a layer's arrays are parameters with update buffers (weights, biases, scales)
+enum { ENG_P_CONV, ENG_P_CONNECTED, ENG_P_BATCHNORM, ENG_P_LOCAL, ENG_P_NONE, ENG_P_SUBLAYERS };
+
+typedef struct {
+    LAYER_TYPE type;
+    const char *name;       // darknet's section name, for messages
+    eng_lin_fn lin;         // tangent forward of the linear part; NULL: no exact rule (method=finite only)
+    eng_lin_t_fn lin_t;     // its transpose: both adjoint streams
+    eng_wgrad_fn wgrad;     // weight gradient, NULL for layers without weights
+    int act;                // an activation follows (l->activation)
+    int bn;                 // ENG_BN_*
+    int params;             // ENG_P_*
+    int snap_indexes;       // darknet's backward reads l->indexes (maxpool's choices)
+} eng_rule;
+
+// The entry of a layer type, or NULL when the table does not know it at all.
+const eng_rule *eng_rule_of(LAYER_TYPE t);
+// "convolutional, connected, ..." of the types with an exact rule (a static string)
+const char *eng_rule_names(void);
+
+int eng_has_act(const layer *l);
+int eng_has_bn(const layer *l);
+int eng_is_smooth(ACTIVATION a);
+int eng_act_supported(ACTIVATION a);
+// second derivative of the activation, from its output a
+float eng_act_d2(float a, ACTIVATION act);
+// 1/(sqrt(var) + 1e-6) of the statistics the last forward normalised with (darknet's normalize_cpu)
+float eng_bn_inv_sigma(const eng *e, const layer *l, int f);
+// The sizes of a layer's weights, biases and scales (0 where it has none or no update buffer);
+// -1 when darknet keeps them in sub-layers the engine does not know (rnn, gru, lstm, crnn).
+int eng_update_sizes(const layer *l, size_t n[3]);
+// the workspace (floats) the layer's rules need for the engine's batch
+size_t eng_rule_workspace(const layer *l);
+
+// The buffer of layer j's output in a stream (d, dot or dd); j = -1 is the network input.
+static inline float *eng_buf(float **stream, float *input, int j) { return j < 0 ? input : stream[j]; }
+
+// ---- shared between engine.c and engine_finite.c -------------------------------------------------
+
+// BN rolling statistics saved aside and put back (training-mode forwards move them)
+typedef struct { float *mean, *var; } eng_bn_saved;
+eng_bn_saved *eng_save_rolling(network *net);
+void eng_restore_rolling(network *net, eng_bn_saved *s);
+
+// g = +dS/dx through darknet's own backward (any layer type); see engine_finite.c
+int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float *r, float *g, char *err, int errlen);
+// -lambda * d(sum_b u_b . g_b)/dtheta into darknet's update buffers, by finite differences (§2b)
+void eng_finite_step(eng *e, const eng_reg_cfg *c, const float *truth, const float *r);
+
+#endif

@@ -1,0 +1,402 @@
+// engine_rules.c: the engine's layer-rule table (../shared/spec/double-backprop.md §2a), one entry
+// per darknet layer type: y = L(inputs), the layer's linear part (convolution/connected without
+// bias, pooling, routing, shortcut sum, dropout mask), its transpose (dx += L^T t) and its weight
+// gradient, plus what the rest of the engine needs to know of the type (an activation after it,
+// batch norm, which arrays are parameters, what darknet's backward reads). Types without an
+// exact rule are listed too, for method=finite (their parameter sizes).
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "blas.h"
+#include "gemm.h"
+#include "im2col.h"
+#include "col2im.h"
+#include "convolutional_layer.h"
+
+// ----------------------------------------------------------------------------------------------
+// the rules: `in` names the inputs: stream[j] for layer j, input for the network input (layer -1)
+
+// Convolutions: y = W * im2col(x) per image and group (the *_naive versions, the oracle), or
+// for groups = 1 one gemm over several images' columns side by side (see below).
+
+// tests: 1 runs the per-image convolutions instead of the batched ones
+int eng_conv_naive = 0;
+
+// (batch, c, h, w) -> (batch, n, out_h, out_w), per image and group: W (m, k) * im2col(x) (k, sp)
+static void lin_convolutional_naive(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    const float *x = eng_buf(stream, input, k - 1);
+    int m = l->n / l->groups, kk = l->size * l->size * l->c / l->groups, sp = l->out_w * l->out_h;
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    for (int b = 0; b < l->batch; b++)
+        for (int j = 0; j < l->groups; j++) {
+            float *w = l->weights + j * l->nweights / l->groups;
+            float *im = (float *)x + (b * l->groups + j) * l->c / l->groups * l->h * l->w;
+            float *col = im;
+            if (!direct) { im2col_cpu(im, l->c / l->groups, l->h, l->w, l->size, l->stride, l->pad, e->ws); col = e->ws; }
+            gemm(0, 0, m, sp, kk, 1, w, kk, col, sp, 0, y + (b * l->groups + j) * m * sp, sp);
+        }
+}
+
+static void lin_t_convolutional_naive(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    if (!dx) return;
+    int m = l->n / l->groups, kk = l->size * l->size * l->c / l->groups, sp = l->out_w * l->out_h;
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    for (int b = 0; b < l->batch; b++)
+        for (int j = 0; j < l->groups; j++) {
+            float *w = l->weights + j * l->nweights / l->groups;
+            const float *tb = t + (b * l->groups + j) * m * sp;
+            float *imd = dx + (b * l->groups + j) * l->c / l->groups * l->h * l->w;
+            if (direct) {
+                gemm(1, 0, kk, sp, m, 1, w, kk, (float *)tb, sp, 1, imd, sp);
+            } else {
+                gemm(1, 0, kk, sp, m, 1, w, kk, (float *)tb, sp, 0, e->ws, sp);
+                col2im_cpu(e->ws, l->c / l->groups, l->h, l->w, l->size, l->stride, l->pad, imd);
+            }
+        }
+}
+
+// weight_updates (n, kk) += scale * sum_b t_b (m, sp) * im2col(x_b)^T   (t may be NULL)
+static void wgrad_conv_one_naive(eng *e, const layer *l, const float *t, const float *x, float scale)
+{
+    if (!t) return;
+    int m = l->n / l->groups, kk = l->size * l->size * l->c / l->groups, sp = l->out_w * l->out_h;
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    for (int b = 0; b < l->batch; b++)
+        for (int j = 0; j < l->groups; j++) {
+            float *im = (float *)x + (b * l->groups + j) * l->c / l->groups * l->h * l->w;
+            float *col = im;
+            if (!direct) { im2col_cpu(im, l->c / l->groups, l->h, l->w, l->size, l->stride, l->pad, e->ws); col = e->ws; }
+            gemm(0, 1, m, kk, sp, scale, (float *)t + (b * l->groups + j) * m * sp, sp, col, sp, 1,
+                 l->weight_updates + j * l->nweights / l->groups, kk);
+        }
+}
+
+// Batched (groups = 1): nb images at a time, their columns side by side, cols (kk, nb*sp) in
+// e->ws with image b's at column b*sp, then an (n, nb*sp) matrix (eng_rule_workspace sizes e->ws
+// for it): one gemm instead of nb; with the few pixels of a late ResNet stage a per-image gemm is
+// mostly OpenBLAS packing its operands. The chunk of images and the matrix layout are darknet's
+// own batched convolutions' (patch 0014: conv_batch_chunk, conv_batch_im2col, conv_batch_to_matrix,
+// conv_matrix_add_to_batch), so the engine and darknet's layers batch alike.
+static int conv_batched(const layer *l) { return l->groups == 1 && !eng_conv_naive; }
+
+static void lin_convolutional(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    if (!conv_batched(l)) { lin_convolutional_naive(e, k, stream, input, y); return; }
+    const float *x = eng_buf(stream, input, k - 1);
+    int kk = l->size * l->size * l->c, sp = l->out_w * l->out_h, chunk = conv_batch_chunk(*l);
+    float *cols = e->ws, *yn = e->ws + (size_t)kk * chunk * sp;
+    for (int b = 0; b < l->batch; b += chunk) {
+        int nb = l->batch - b < chunk ? l->batch - b : chunk, N = nb * sp;
+        conv_batch_im2col(*l, (float *)x + (size_t)b * l->inputs, nb, cols);
+        gemm(0, 0, l->n, N, kk, 1, l->weights, kk, cols, N, 0, yn, N);
+        memset(y + (size_t)b * l->outputs, 0, (size_t)nb * l->outputs * sizeof(float));
+        conv_matrix_add_to_batch(yn, nb, l->n, sp, y + (size_t)b * l->outputs);
+    }
+}
+
+static void lin_t_convolutional(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    if (!conv_batched(l)) { lin_t_convolutional_naive(e, k, t, stream, input); return; }
+    float *dx = eng_buf(stream, input, k - 1);
+    if (!dx) return;
+    int kk = l->size * l->size * l->c, sp = l->out_w * l->out_h, chunk = conv_batch_chunk(*l);
+    int direct = l->size == 1 && l->stride == 1 && l->pad == 0;
+    float *cols = e->ws, *tn = e->ws + (size_t)kk * chunk * sp;
+    for (int b = 0; b < l->batch; b += chunk) {
+        int nb = l->batch - b < chunk ? l->batch - b : chunk, N = nb * sp;
+        float *dxb = dx + (size_t)b * l->inputs;
+        conv_batch_to_matrix((float *)t + (size_t)b * l->outputs, nb, l->n, sp, tn);
+        gemm(1, 0, kk, N, l->n, 1, l->weights, kk, tn, N, 0, cols, N);
+        if (direct) conv_matrix_add_to_batch(cols, nb, l->c, sp, dxb);
+        else
+            for (int i = 0; i < nb; i++)
+                col2im_cpu_ld(cols + i * sp, l->c, l->h, l->w, l->size, l->stride, l->pad, dxb + (size_t)i * l->inputs, N);
+    }
+}
+
+static void wgrad_conv_one(eng *e, const layer *l, const float *t, const float *x, float scale)
+{
+    if (!t) return;
+    if (!conv_batched(l)) { wgrad_conv_one_naive(e, l, t, x, scale); return; }
+    int kk = l->size * l->size * l->c, sp = l->out_w * l->out_h, chunk = conv_batch_chunk(*l);
+    float *cols = e->ws, *tn = e->ws + (size_t)kk * chunk * sp;
+    for (int b = 0; b < l->batch; b += chunk) {
+        int nb = l->batch - b < chunk ? l->batch - b : chunk, N = nb * sp;
+        conv_batch_to_matrix((float *)t + (size_t)b * l->outputs, nb, l->n, sp, tn);
+        conv_batch_im2col(*l, (float *)x + (size_t)b * l->inputs, nb, cols);
+        gemm(0, 1, l->n, kk, N, scale, tn, N, cols, N, 1, l->weight_updates, kk);
+    }
+}
+
+static void wgrad_convolutional(eng *e, int k, const float *that, const float *t, float scale)
+{
+    const layer *l = &e->net->layers[k];
+    wgrad_conv_one(e, l, that, eng_buf(e->dot, e->u, k - 1), scale);
+    wgrad_conv_one(e, l, t, k == 0 ? e->net->input : e->net->layers[k - 1].output, scale);
+}
+
+// weights (outputs, inputs): y = x W^T
+static void lin_connected(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    gemm(0, 1, l->batch, l->outputs, l->inputs, 1, eng_buf(stream, input, k - 1), l->inputs, l->weights, l->inputs, 0, y, l->outputs);
+}
+
+static void lin_t_connected(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    if (dx) gemm(0, 0, l->batch, l->inputs, l->outputs, 1, (float *)t, l->outputs, l->weights, l->inputs, 1, dx, l->inputs);
+}
+
+static void wgrad_connected(eng *e, int k, const float *that, const float *t, float scale)
+{
+    const layer *l = &e->net->layers[k];
+    const float *xdot = eng_buf(e->dot, e->u, k - 1);
+    const float *x = k == 0 ? e->net->input : e->net->layers[k - 1].output;
+    gemm(1, 0, l->outputs, l->inputs, l->batch, scale, (float *)that, l->outputs, (float *)xdot, l->inputs, 1, l->weight_updates, l->inputs);
+    if (t) gemm(1, 0, l->outputs, l->inputs, l->batch, scale, (float *)t, l->outputs, (float *)x, l->inputs, 1, l->weight_updates, l->inputs);
+}
+
+// identity (the [batchnorm] and [activation] layers' linear part)
+static void lin_identity(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    copy_cpu(l->outputs * l->batch, eng_buf(stream, input, k - 1), 1, y, 1);
+}
+
+static void lin_t_identity(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    if (dx) axpy_cpu(l->outputs * l->batch, 1, (float *)t, 1, dx, 1);
+}
+
+// indexes[i] is the flat (batch-wide) input index of output i's maximum
+static void lin_maxpool(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    const float *x = eng_buf(stream, input, k - 1);
+    int n = l->out_h * l->out_w * l->c * l->batch;
+    for (int i = 0; i < n; i++) y[i] = x[l->indexes[i]];
+}
+
+static void lin_t_maxpool(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    if (!dx) return;
+    int n = l->out_h * l->out_w * l->c * l->batch;
+    for (int i = 0; i < n; i++) dx[l->indexes[i]] += t[i];
+}
+
+// global average: (batch, c, h, w) -> (batch, c)
+static void lin_avgpool(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    const float *x = eng_buf(stream, input, k - 1);
+    int sp = l->h * l->w;
+    for (int i = 0; i < l->batch * l->c; i++) {
+        double s = 0;
+        for (int j = 0; j < sp; j++) s += x[i * sp + j];
+        y[i] = (float)(s / sp);
+    }
+}
+
+static void lin_t_avgpool(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    if (!dx) return;
+    int sp = l->h * l->w;
+    for (int i = 0; i < l->batch * l->c; i++) {
+        float v = t[i] / sp;
+        for (int j = 0; j < sp; j++) dx[i * sp + j] += v;
+    }
+}
+
+// y = alpha*prev + beta*from (resampled where sizes differ), as forward_shortcut_layer computes it
+static void lin_shortcut(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    copy_cpu(l->outputs * l->batch, eng_buf(stream, input, k - 1), 1, y, 1);
+    shortcut_cpu(l->batch, l->w, l->h, l->c, stream[l->index], l->out_w, l->out_h, l->out_c, l->alpha, l->beta, y);
+}
+
+// The transpose. The forward scales by alpha only the values it adds to (the channels and pixels
+// the two layers share), so the previous layer gets alpha t there and t elsewhere: t is copied and
+// scaled by shortcut_cpu itself, with the forward's geometry (beta 0 adds nothing; patch 0018
+// makes darknet's backward do the same).
+static void lin_t_shortcut(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    int n = l->outputs * l->batch;
+    shortcut_cpu(l->batch, l->out_w, l->out_h, l->out_c, (float *)t, l->w, l->h, l->c, 1, l->beta, stream[l->index]);
+    if (!dx) return;
+    if (l->alpha == 1) { axpy_cpu(n, 1, (float *)t, 1, dx, 1); return; }
+    copy_cpu(n, (float *)t, 1, e->scaled, 1);
+    shortcut_cpu(l->batch, l->w, l->h, l->c, e->net->layers[l->index].output, l->out_w, l->out_h, l->out_c, l->alpha, 0, e->scaled);
+    axpy_cpu(n, 1, e->scaled, 1, dx, 1);
+}
+
+// per image, the concatenation of the listed layers' outputs
+static void lin_route(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    (void)input;
+    int offset = 0;
+    for (int i = 0; i < l->n; i++) {
+        int size = l->input_sizes[i];
+        const float *x = stream[l->input_layers[i]];
+        for (int b = 0; b < l->batch; b++) memcpy(y + offset + b * l->outputs, x + b * size, size * sizeof(float));
+        offset += size;
+    }
+}
+
+static void lin_t_route(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    (void)input;
+    int offset = 0;
+    for (int i = 0; i < l->n; i++) {
+        int size = l->input_sizes[i];
+        float *dx = stream[l->input_layers[i]];
+        for (int b = 0; b < l->batch; b++) axpy_cpu(size, 1, (float *)t + offset + b * l->outputs, 1, dx + b * size, 1);
+        offset += size;
+    }
+}
+
+// in training mode the forward zeroed or scaled each input by its stored draw
+static void lin_dropout(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    const float *x = eng_buf(stream, input, k - 1);
+    int n = l->batch * l->inputs;
+    for (int i = 0; i < n; i++) y[i] = !e->net->train ? x[i] : l->rand[i] < l->probability ? 0 : x[i] * l->scale;
+}
+
+static void lin_t_dropout(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    if (!dx) return;
+    int n = l->batch * l->inputs;
+    for (int i = 0; i < n; i++) dx[i] += !e->net->train ? t[i] : l->rand[i] < l->probability ? 0 : t[i] * l->scale;
+}
+
+// ----------------------------------------------------------------------------------------------
+// the table: one entry per layer type (lin = NULL: no exact rule, method=finite only)
+
+static const eng_rule RULES[] = {
+    // type          name             lin                lin_t                wgrad                act bn             params           indexes
+    { CONVOLUTIONAL, "convolutional", lin_convolutional, lin_t_convolutional, wgrad_convolutional, 1, ENG_BN_IF_SET, ENG_P_CONV,      0 },
+    { CONNECTED,     "connected",     lin_connected,     lin_t_connected,     wgrad_connected,     1, ENG_BN_IF_SET, ENG_P_CONNECTED, 0 },
+    { BATCHNORM,     "batchnorm",     lin_identity,      lin_t_identity,      NULL,                0, ENG_BN_ALWAYS, ENG_P_BATCHNORM, 0 },
+    { ACTIVE,        "activation",    lin_identity,      lin_t_identity,      NULL,                1, ENG_BN_NONE,   ENG_P_NONE,      0 },
+    { MAXPOOL,       "maxpool",       lin_maxpool,       lin_t_maxpool,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      1 },
+    { AVGPOOL,       "avgpool",       lin_avgpool,       lin_t_avgpool,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0 },
+    { SHORTCUT,      "shortcut",      lin_shortcut,      lin_t_shortcut,      NULL,                1, ENG_BN_NONE,   ENG_P_NONE,      0 },
+    { ROUTE,         "route",         lin_route,         lin_t_route,         NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0 },
+    { DROPOUT,       "dropout",       lin_dropout,       lin_t_dropout,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0 },
+    // no exact rule: darknet's own backward (method=finite) with these parameters
+    { DECONVOLUTIONAL, "deconvolutional", NULL, NULL, NULL, 1, ENG_BN_IF_SET, ENG_P_CONV,      0 },
+    { LOCAL,         "local",         NULL,              NULL,                NULL,                1, ENG_BN_NONE,   ENG_P_LOCAL,     0 },
+    { RNN,           "rnn",           NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0 },
+    { GRU,           "gru",           NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0 },
+    { LSTM,          "lstm",          NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0 },
+    { CRNN,          "crnn",          NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0 },
+};
+#define N_RULES ((int)(sizeof RULES / sizeof RULES[0]))
+
+const eng_rule *eng_rule_of(LAYER_TYPE t)
+{
+    for (int i = 0; i < N_RULES; i++)
+        if (RULES[i].type == t) return &RULES[i];
+    return NULL;
+}
+
+const char *eng_rule_names(void)
+{
+    static char names[512];
+    if (!names[0]) {
+        for (int i = 0; i < N_RULES; i++)
+            if (RULES[i].lin)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", names[0] ? ", " : "", RULES[i].name);
+        snprintf(names + strlen(names), sizeof names - strlen(names), ", softmax");
+    }
+    return names;
+}
+
+// ----------------------------------------------------------------------------------------------
+// layer properties, from the table
+
+int eng_has_act(const layer *l)
+{
+    const eng_rule *r = eng_rule_of(l->type);
+    return r && r->lin && r->act;
+}
+
+int eng_has_bn(const layer *l)
+{
+    const eng_rule *r = eng_rule_of(l->type);
+    return r && (r->bn == ENG_BN_ALWAYS || (r->bn == ENG_BN_IF_SET && l->batch_normalize));
+}
+
+int eng_is_smooth(ACTIVATION a) { return a == LOGISTIC || a == TANH; }
+
+int eng_act_supported(ACTIVATION a)
+{
+    return a == LINEAR || a == RELU || a == LEAKY || a == LOGISTIC || a == TANH;
+}
+
+float eng_act_d2(float a, ACTIVATION act)
+{
+    if (act == LOGISTIC) return a * (1 - a) * (1 - 2 * a);
+    if (act == TANH) return -2 * a * (1 - a * a);
+    return 0;
+}
+
+float eng_bn_inv_sigma(const eng *e, const layer *l, int f)
+{
+    const float *var = e->net->train ? l->variance : l->rolling_variance;
+    return 1.0f / (sqrtf(var[f]) + .000001f);
+}
+
+int eng_update_sizes(const layer *l, size_t n[3])
+{
+    n[0] = n[1] = n[2] = 0;
+    const eng_rule *r = eng_rule_of(l->type);
+    switch (r ? r->params : ENG_P_NONE) {
+    case ENG_P_CONV: n[0] = l->nweights; n[1] = n[2] = l->n; break;
+    case ENG_P_CONNECTED: n[0] = (size_t)l->inputs * l->outputs; n[1] = n[2] = l->outputs; break;
+    case ENG_P_BATCHNORM: n[1] = n[2] = l->c; break;
+    case ENG_P_LOCAL: n[0] = (size_t)l->c * l->n * l->size * l->size * l->out_w * l->out_h; n[1] = l->outputs; break;
+    case ENG_P_SUBLAYERS: return -1;
+    default: break;
+    }
+    if (!l->scale_updates) n[2] = 0;
+    if (!l->bias_updates) n[1] = 0;
+    if (!l->weight_updates) n[0] = 0;
+    return 0;
+}
+
+size_t eng_rule_workspace(const layer *l)
+{
+    size_t n = l->workspace_size / sizeof(float) + 1;
+    if (l->type == CONVOLUTIONAL && l->groups == 1) {
+        // the batched convolutions: columns (kk, nb*sp) and an (n, nb*sp) matrix
+        size_t need = (size_t)(l->size * l->size * l->c + l->n) * conv_batch_chunk(*l) * l->out_w * l->out_h;
+        if (need > n) n = need;
+    }
+    return n;
+}
