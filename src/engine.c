@@ -19,6 +19,7 @@
 
 #include "engine_internal.h"
 #include "numparse.h"
+#include "rng.h"
 #include "blas.h"
 #include "activations.h"
 #include "network.h"
@@ -51,19 +52,7 @@ const char *eng_method_name(eng_method method)
     return method == ENG_EXACT ? "exact" : method == ENG_FINITE ? "finite" : "central";
 }
 
-float eng_randn(uint64_t *rng)
-{
-    // xorshift64*, two uniforms in (0,1), Box-Muller
-    double u[2];
-    for (int i = 0; i < 2; i++) {
-        uint64_t x = *rng ? *rng : 0x9E3779B97F4A7C15ull;
-        x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
-        *rng = x;
-        u[i] = ((x * 0x2545F4914F6CDD1Dull) >> 11) * (1.0 / 9007199254740992.0);
-        if (u[i] <= 0) u[i] = 1e-300;
-    }
-    return (float)(sqrt(-2.0 * log(u[0])) * cos(6.283185307179586 * u[1]));
-}
+float eng_randn(uint64_t *rng) { return (float)rng_normal(rng); }
 
 // ----------------------------------------------------------------------------------------------
 // state: per-layer streams and scratch, made for the net's batch

@@ -95,7 +95,7 @@ const float *eng_last_heatmap(const eng *e);
 // for tests, 0 by default.
 extern int eng_conv_naive;
 
-// A seedable normal generator (xorshift64* + Box-Muller), shared by spectreg and the noise methods.
+// A seedable normal generator (rng.h: xorshift64* + Box-Muller), for spectreg and the noise methods.
 float eng_randn(uint64_t *rng);
 
 #endif

@@ -219,12 +219,13 @@ END_TEST
 
 // ---- central differences of the normalisations --------------------------------------------------
 
-typedef struct { int c, hw, n; const float *r; float *out; float *sig; int which; } norm_ctx;
+typedef struct { int c, hw, n; const float *r; float *out; float *sig; int which; const float *t; } norm_ctx;
 
 // a random linear functional of the normalised map, so every output element matters
-static double norm_value(const float *t, void *p)
+static double norm_value(void *p)
 {
     norm_ctx *k = p;
+    const float *t = k->t;
     mm_info info;
     if (k->which == 0) mm_forward(t, k->n, k->out, &info);
     else std_forward(t, k->c, k->hw, k->out, k->sig);
@@ -240,12 +241,11 @@ START_TEST(normalisation_gradients)
     float *u = calloc(n, sizeof(float)), sig[3];
     rt_fill_uniform(r, n, -1, 1);
     // float outputs: a step large enough that their rounding stays far below the differences
-    rt_fd_opts o = {1e-2, 2e-3, 1e-4, 0};
     for (int which = 0; which < 2; which++) {
         for (int kind = 0; kind < 2; kind++) {
             if (kind == 0) rt_fill_uniform(t, n, -2, 3);
             else rt_fill_structured(t, c, 7, 9, 0);
-            norm_ctx k = {c, hw, n, r, out, sig, which};
+            norm_ctx k = {c, hw, n, r, out, sig, which, t};
             memset(u, 0, n * sizeof(float));
             mm_info info;
             if (which == 0) {
@@ -255,8 +255,8 @@ START_TEST(normalisation_gradients)
                 std_forward(t, c, hw, out, sig);
                 std_backward(out, sig, c, hw, r, u);
             }
-            int checked, skipped;
-            int fails = rt_fd_check(which ? "standardise" : "minmax", norm_value, &k, t, n, u, o, &checked, &skipped);
+            tu_fd_stats st = rt_fd_check(which ? "standardise" : "minmax", norm_value, &k, t, n, u, 1e-2, 2e-3, 1e-4, 0);
+            int fails = st.failed, checked = st.checked;
             ck_assert_msg(fails == 0, "%s (%s input): %d gradient failures", which ? "standardise" : "minmax",
                           kind ? "structured" : "random", fails);
             ck_assert_msg(checked >= n / 2, "%s: only %d of %d elements checked", which ? "standardise" : "minmax", checked, n);

@@ -10,11 +10,12 @@
 
 // ---- central differences ------------------------------------------------------------------------
 
-typedef struct { const reg_def *r; const float *x; int c, h, w; } reg_ctx;
+typedef struct { const reg_def *r; const float *g, *x; int c, h, w; } reg_ctx;
 
-static double reg_value(const float *g, void *p)
+static double reg_value(void *p)
 {
     reg_ctx *k = p;
+    const float *g = k->g;
     double v = NAN;
     char err[256];
     int e = reg_eval(k->r, g, k->x, k->c, k->h, k->w, &v, 0, 1, err, sizeof err);
@@ -49,10 +50,9 @@ static void fd_check_all(int size, int kind)
         double v;
         char err[256];
         ck_assert_msg(reg_eval(r, g, x, c, h, w, &v, u, 1, err, sizeof err) == REG_OK, "%s", err);
-        reg_ctx ctx = {r, x, c, h, w};
-        rt_fd_opts o = {1e-3 * (hi - lo), 5e-3, 1e-4, 300};
-        int checked, skipped;
-        int fails = rt_fd_check(r->name, reg_value, &ctx, g, n, u, o, &checked, &skipped);
+        reg_ctx ctx = {r, g, x, c, h, w};
+        tu_fd_stats st = rt_fd_check(r->name, reg_value, &ctx, g, n, u, 1e-3 * (hi - lo), 5e-3, 1e-4, 300);
+        int fails = st.failed, checked = st.checked, skipped = st.skipped;
         ck_assert_msg(fails == 0, "%s at C=%d H=%d W=%d (%s input): %d of %d elements fail the gradient check",
                       r->name, c, h, w, kind ? "structured" : "random", fails, checked);
         int tested = checked + skipped;

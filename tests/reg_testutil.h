@@ -1,6 +1,6 @@
 // reg_testutil.h: what check_metrics.c and check_reg.c share: a reader for the golden-value files of
-// tests/fixtures/ (made by make_reg_fixtures.py), a central-difference gradient checker with kink
-// detection, and small input generators. Static functions: each test file includes it once.
+// tests/fixtures/ (made by make_reg_fixtures.py), the gradient checker set up for them (testutil.h's
+// tu_fd_check), and small input generators. Static functions: each test file includes it once.
 #ifndef REG_TESTUTIL_H
 #define REG_TESTUTIL_H
 
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "testutil.h"
 
 // ---- fixture files: `key count v1 ... vcount` per line, '#' comments ------------------------------
 
@@ -76,14 +77,9 @@ static void fx_free(fx_file *f)
 
 // ---- inputs -----------------------------------------------------------------------------------
 
+// the suites' one generator (testutil.h), one stream for the regularizer and metric tests
 static uint64_t rt_rng = 88172645463325252ull;
-static double rt_uniform(void)
-{
-    rt_rng ^= rt_rng << 13;
-    rt_rng ^= rt_rng >> 7;
-    rt_rng ^= rt_rng << 17;
-    return (rt_rng >> 11) * (1.0 / 9007199254740992.0);
-}
+static double rt_uniform(void) { return tu_uniform(&rt_rng); }
 static void rt_fill_uniform(float *t, int n, double lo, double hi)
 {
     for (int i = 0; i < n; i++) t[i] = (float)(lo + (hi - lo) * rt_uniform());
@@ -109,59 +105,14 @@ static void rt_fill_structured(float *t, int c, int h, int w, int kind)
 
 // ---- central differences ------------------------------------------------------------------------
 
-// the function under test at t (n); ctx carries everything else
-typedef double (*rt_fn)(const float *t, void *ctx);
-
-typedef struct {
-    double h;        // step (absolute)
-    double rtol;     // relative tolerance of analytic against numeric
-    double atol;     // absolute tolerance, as a fraction of max |analytic|
-    int max_checks;  // check at most about this many elements (spread evenly); 0 = all
-} rt_fd_opts;
-
-// Checks u (n) = ∂fn/∂t at t element by element with central differences at h and h/2. An element is
-// skipped as a kink when the two central estimates, or the curvature estimates at h and h/2, disagree
-// (a kink of |.|, of a soft threshold or a change of argmin/argmax within h). Each failure prints
-// "op index numeric analytic". Returns the number of failures; *checked and *skipped count the rest.
-static int rt_fd_check(const char *op, rt_fn fn, void *ctx, float *t, int n, const float *u,
-                       rt_fd_opts o, int *checked, int *skipped)
+// The regularizer and metric checks: steps h and h/2 and the one-sided slopes (testutil.h's
+// checker); max_checks elements at most, spread evenly (0: all).
+static tu_fd_stats rt_fd_check(const char *op, tu_fn fn, void *ctx, float *t, int n, const float *u,
+                               double h, double rtol, double atol, int max_checks)
 {
-    double umax = 0;
-    for (int i = 0; i < n; i++) if (fabs(u[i]) > umax) umax = fabs(u[i]);
-    double atol = o.atol * umax + 1e-12;
-    int stride = (o.max_checks > 0 && n > o.max_checks) ? (n + o.max_checks - 1) / o.max_checks : 1;
-    int fails = 0;
-    *checked = *skipped = 0;
-    double f0 = fn(t, ctx);
-    for (int i = 0; i < n; i += stride) {
-        float t0 = t[i];
-        double fv[4], dv[4];
-        const double hs[4] = {o.h, -o.h, o.h / 2, -o.h / 2};
-        for (int k = 0; k < 4; k++) {
-            t[i] = (float)(t0 + hs[k]);
-            dv[k] = (double)t[i] - t0; // the step that was really taken
-            fv[k] = fn(t, ctx);
-        }
-        t[i] = t0;
-        double c1 = (fv[0] - fv[1]) / (dv[0] - dv[1]);
-        double c2 = (fv[2] - fv[3]) / (dv[2] - dv[3]);
-        double s1 = (fv[0] - f0) / dv[0] - (f0 - fv[1]) / -dv[1];   // ≈ h f'' smooth, slope jump at a kink
-        double s2 = (fv[2] - f0) / dv[2] - (f0 - fv[3]) / -dv[3];
-        double scale = fmax(fmax(fabs(c1), fabs(c2)), fabs(u[i]));
-        if (fabs(c1 - c2) > 0.01 * scale + atol * 0.25 || fabs(s1 - 2 * s2) > 0.01 * scale + atol * 0.25) {
-            (*skipped)++;
-            continue;
-        }
-        (*checked)++;
-        double err = fabs(c2 - u[i]);
-        if (err > atol + o.rtol * fmax(fabs(c2), fabs(u[i]))) {
-            if (fails < 8)
-                fprintf(stderr, "gradient check failed: op %s index %d numeric %.9g analytic %.9g (|diff| %.3g, atol %.3g)\n",
-                        op, i, c2, (double)u[i], err, atol);
-            fails++;
-        }
-    }
-    return fails;
+    tu_fd_opts o = {h, 2, 1, 1e-12, atol, rtol, 0.01};
+    int stride = (max_checks > 0 && n > max_checks) ? (n + max_checks - 1) / max_checks : 1;
+    return tu_fd_check(op, fn, ctx, t, n, u, NULL, 0, stride, o);
 }
 
 #endif

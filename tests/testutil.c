@@ -8,14 +8,12 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
+#include "rng.h"
 #include "parser.h"
 
 float tu_uniform(uint64_t *rng)
 {
-    uint64_t x = *rng ? *rng : 88172645463325252ull;
-    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
-    *rng = x;
-    return ((x * 0x2545F4914F6CDD1Dull) >> 40) * (1.0f / 16777216.0f);
+    return (rng_next(rng) >> 40) * (1.0f / 16777216.0f);   // 24 bits: [0, 1) exactly as a float
 }
 
 void tu_fill(float *x, int n, float lo, float hi, uint64_t *rng)
@@ -239,4 +237,68 @@ void tu_dataset(const char *dir, int n, int w, int h, int classes, char *data, i
     snprintf(text, sizeof text, "classes=%d\ntrain=%s\nvalid=%s\nlabels=%s\nnames=%s\nbackup=%s\ntop=1\n",
              classes, list, list, labels, labels, backup);
     tu_write_text(data, text);
+}
+
+// ----------------------------------------------------------------------------------------------
+// central differences
+
+static double fd_tol(tu_fd_opts o, double num, double ana, double amax)
+{
+    return o.afloor + o.atol * amax + o.rtol * fmax(fabs(num), fabs(ana));
+}
+
+int tu_fd_one(tu_fn f, void *ctx, float *p, double ana, double amax, tu_fd_opts o, double *num)
+{
+    float v = *p;
+    double est[4], fp[4], fm[4], dp[4], dm[4];
+    int levels = o.levels < 2 ? 2 : o.levels > 4 ? 4 : o.levels;
+    double abs = o.afloor + o.atol * amax;
+    for (int j = 0; j < levels; j++) {
+        double h = o.h / (1 << j);
+        *p = (float)(v + h); dp[j] = (double)*p - v; fp[j] = f(ctx);
+        *p = (float)(v - h); dm[j] = v - (double)*p; fm[j] = f(ctx);
+        *p = v;
+        est[j] = (fp[j] - fm[j]) / (dp[j] + dm[j]);
+        if (j == 0) continue;
+        double scale = fmax(fmax(fabs(est[j - 1]), fabs(est[j])), fabs(ana));
+        if (fabs(est[j - 1] - est[j]) > o.agree * scale + abs) continue;
+        if (o.curvature && j == 1) {
+            // one-sided slopes: their difference is about h f'' when smooth, a jump at a kink
+            double f0 = f(ctx);
+            double s1 = (fp[0] - f0) / dp[0] - (f0 - fm[0]) / dm[0];
+            double s2 = (fp[1] - f0) / dp[1] - (f0 - fm[1]) / dm[1];
+            if (fabs(s1 - 2 * s2) > o.agree * scale + abs) return 1;
+        }
+        *num = est[j];
+        return 0;
+    }
+    return 1;
+}
+
+int tu_fd_compare(const char *op, long index, double num, double ana, double amax, tu_fd_opts o, tu_fd_stats *st)
+{
+    static int printed;
+    st->checked++;
+    if (fabs(num - ana) <= fd_tol(o, num, ana, amax)) return 0;
+    st->failed++;
+    if (printed++ < 8)
+        fprintf(stderr, "gradient check failed: op %s index %ld numeric %.9g analytic %.9g (|diff| %.3g, tolerance %.3g)\n",
+                op, index, num, ana, fabs(num - ana), fd_tol(o, num, ana, amax));
+    return 1;
+}
+
+tu_fd_stats tu_fd_check(const char *op, tu_fn f, void *ctx, float *t, int n, const float *analytic,
+                        const int *idx, int nidx, int stride, tu_fd_opts o)
+{
+    tu_fd_stats st = {0, 0, 0};
+    double amax = 0;
+    for (int i = 0; i < n; i++) amax = fmax(amax, fabs(analytic[i]));
+    int count = idx ? nidx : (n + (stride > 0 ? stride : 1) - 1) / (stride > 0 ? stride : 1);
+    for (int c = 0; c < count; c++) {
+        int i = idx ? idx[c] : c * (stride > 0 ? stride : 1);
+        double num;
+        if (tu_fd_one(f, ctx, &t[i], analytic[i], amax, o, &num)) { st.skipped++; continue; }
+        tu_fd_compare(op, i, num, analytic[i], amax, o, &st);
+    }
+    return st;
 }

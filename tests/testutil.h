@@ -53,6 +53,32 @@ const char *tu_darknet(void);
 // created). Its path is written to data (datalen bytes).
 void tu_dataset(const char *dir, int n, int w, int h, int classes, char *data, int datalen);
 
+// ---- the gradient checker of the suites: central differences --------------------------------
+// f at the current inputs: the checker perturbs the float it checks in place and puts it back.
+typedef double (*tu_fn)(void *ctx);
+
+typedef struct {
+    double h;       // the first step; the step float arithmetic really took is the one divided by
+    int levels;     // central estimates at h, h/2, ..., h/2^(levels-1) (2..4): the first adjacent pair
+                    // that agrees gives the numeric value; none agrees: a kink, skipped
+    int curvature;  // also a kink when the one-sided slopes at h and h/2 jump (|.|, a ReLU, argmax)
+    double afloor;  // tolerance: afloor + atol * (largest |analytic| of the call) + rtol * max(|num|, |ana|)
+    double atol;
+    double rtol;
+    double agree;   // two estimates agree within agree * their scale + the absolute part of the tolerance
+} tu_fd_opts;
+
+typedef struct { int checked, skipped, failed; } tu_fd_stats;
+
+// One value: *num = the numeric df/dp at *p (0), or 1 for a kink. amax scales the tolerance.
+int tu_fd_one(tu_fn f, void *ctx, float *p, double ana, double amax, tu_fd_opts o, double *num);
+// Compares and counts one checked value; a failure prints (the first 8 of a process)
+// "gradient check failed: op <op> index <i> numeric <n> analytic <a>". 1 on failure.
+int tu_fd_compare(const char *op, long index, double num, double ana, double amax, tu_fd_opts o, tu_fd_stats *st);
+// analytic (n) = df/dt at t (n): every stride-th element, or the nidx listed in idx when idx is not NULL.
+tu_fd_stats tu_fd_check(const char *op, tu_fn f, void *ctx, float *t, int n, const float *analytic,
+                        const int *idx, int nidx, int stride, tu_fd_opts o);
+
 // A temporary directory (created once per process) and a path inside it.
 const char *tu_tmpdir(void);
 void tu_path(char *out, int n, const char *name);
