@@ -12,35 +12,39 @@
 #include "reg.h"
 #include "testutil.h"
 
-#define NET(body) "[net]\nbatch=3\nwidth=6\nheight=6\nchannels=2\n" body "[softmax]\n"
+#define NET TU_NET
 
-static const char *LAYER_NETS[][2] = {
-    {"conv", NET("[convolutional]\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
-    {"conv_bn", NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=relu\n[connected]\noutput=4\nactivation=linear\n")},
-    {"conv_stride2_groups", NET("[convolutional]\nfilters=4\ngroups=2\nsize=3\nstride=2\npad=1\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
-    {"conv_1x1_logistic", NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=1\nstride=1\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
-    {"conv_tanh", NET("[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
-    {"connected", NET("[connected]\noutput=5\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
-    {"connected_bn_tanh", NET("[connected]\nbatch_normalize=1\noutput=5\nactivation=tanh\n[connected]\noutput=4\nactivation=linear\n")},
-    {"maxpool", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[maxpool]\nsize=2\nstride=2\n[connected]\noutput=3\nactivation=linear\n")},
-    {"avgpool", NET("[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n[avgpool]\n")},
-    {"shortcut", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
-    {"route", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=linear\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
-    {"dropout", NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.3\n[connected]\noutput=3\nactivation=linear\n")},
-    {"activation_batchnorm", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[activation]\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
-    {"shortcut_fewer_channels_alpha_beta", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+// the networks of testutil's table this suite checks: one per layer type and variant
+static const char *NETS[] = {
+    "conv",
+    "conv_bn",
+    "conv_stride2_groups",
+    "conv_1x1_logistic",
+    "conv_tanh",
+    "connected_leaky",
+    "connected_bn_tanh",
+    "conv_maxpool",
+    "avgpool",
+    "shortcut",
+    "route_linear",
+    "dropout_03",
+    "activation_batchnorm",
+    "shortcut_fewer_channels_alpha_beta",
 };
-#define N_LAYER_NETS ((int)(sizeof LAYER_NETS / sizeof LAYER_NETS[0]))
+#define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 
 static const char *RESNET = "[net]\nbatch=2\nwidth=12\nheight=12\nchannels=2\n" TU_RESNET_BODY;
 
 // every parameter array of the layers below the top: (pointer, update buffer, size)
 typedef struct { float *p, *upd; int n, layer; const char *what; } param_ref;
 
+#define MAX_PARAMS 64
+
 static int params_of(network *net, int top, param_ref *out)
 {
     int c = 0;
     for (int k = 0; k < top; k++) {
+        ck_assert_msg(c + 3 <= MAX_PARAMS, "more than %d parameter arrays: raise MAX_PARAMS", MAX_PARAMS);
         layer *l = &net->layers[k];
         if (l->type == CONVOLUTIONAL) {
             out[c++] = (param_ref){l->weights, l->weight_updates, l->nweights, k, "weights"};
@@ -83,13 +87,22 @@ static double reg_sum(network *net, eng *e, tu_frozen *fz, const eng_reg_cfg *c,
     return s;
 }
 
-typedef struct { int checked, skipped, failed; } stats;
+typedef tu_fd_stats stats;
+
+// lambda * sum_b R at the current parameters (the checker perturbs one of them)
+typedef struct { network *net; eng *e; tu_frozen *fz; const eng_reg_cfg *c; const float *truth; uint64_t rng; } reg_sum_ctx;
+
+static double reg_sum_at(void *p)
+{
+    reg_sum_ctx *k = p;
+    return k->c->lambda * reg_sum(k->net, k->e, k->fz, k->c, k->truth, k->rng);
+}
 
 // The engine's update buffers after eng_reg_step against central differences of lambda*sum R.
 static stats second_order_check(const char *name, const char *cfg, eng_form form, const char *regname,
                                 uint64_t seed, int samples)
 {
-    stats st = {0};
+    stats st = {0, 0, 0};
     network *net = tu_net(cfg);
     tu_randomize(net, seed);
     char err[512];
@@ -102,7 +115,7 @@ static stats second_order_check(const char *name, const char *cfg, eng_form form
     for (int b = 0; b < B; b++) truth[b * K + (b * 5 + (int)seed) % K] = 1;
     eng_reg_cfg c = { reg_lookup(regname, NULL, 0), form, 0.7f, ENG_EXACT, 0.01f };
     ck_assert(c.reg != NULL);
-    param_ref P[64];
+    param_ref P[MAX_PARAMS];
     int np = params_of(net, eng_top(e), P);
     net->truth = 0;
     net->train = 1;
@@ -119,32 +132,18 @@ static stats second_order_check(const char *name, const char *cfg, eng_form form
     for (int s = 0; s < samples; s++) {
         param_ref *p = &P[(int)(tu_uniform(&rng) * np) % np];
         int i = (int)(tu_uniform(&rng) * p->n) % p->n;
-        float v = p->p[i];
         // central differences with eps, eps/2, eps/4, eps/8: the first two neighbours that agree give
         // the estimate; a kink (ReLU, maxpool, |.|, min/max of N_mm) lies within the larger steps
-        double eps = 1e-3 * (fabs(v) > 0.3 ? fabs(v) : 0.3), est[4];
-        for (int j = 0; j < 4; j++) {
-            double h = eps / (1 << j);
-            p->p[i] = v + (float)h;
-            double sp = c.lambda * reg_sum(net, e, fz, &c, truth, r_rng);
-            p->p[i] = v - (float)h;
-            double sm = c.lambda * reg_sum(net, e, fz, &c, truth, r_rng);
-            est[j] = (sp - sm) / (2 * h);
-        }
-        p->p[i] = v;
+        float v = p->p[i];
         double ana = -p->upd[i];   // darknet's updates hold -gradient
-        double tol = 1e-3 * (1 + fabs(r0)) + 3e-2 * fabs(ana);
-        double num = NAN;
-        for (int j = 0; j < 3 && isnan(num); j++)
-            if (fabs(est[j] - est[j + 1]) <= 0.5 * tol) num = est[j + 1];
-        if (isnan(num)) { st.skipped++; continue; }
+        tu_fd_opts o = {1e-3 * (fabs(v) > 0.3 ? fabs(v) : 0.3), 4, 0, 1e-3 * (1 + fabs(r0)), 0, 3e-2, 0.015};
+        reg_sum_ctx k = {net, e, fz, &c, truth, r_rng};
+        double num;
+        if (tu_fd_one(reg_sum_at, &k, &p->p[i], ana, 0, o, &num)) { st.skipped++; continue; }
         if (getenv("DBP_DEBUG")) fprintf(stderr, "%s %s %s L%d %s[%d] num %g ana %g\n", name, eng_form_name(form), regname, p->layer, p->what, i, num, ana);
-        st.checked++;
-        if (fabs(num - ana) > tol) {
-            st.failed++;
-            fprintf(stderr, "second order: %s %s %s layer %d %s[%d]: numeric %.6g analytic %.6g\n",
-                    name, eng_form_name(form), regname, p->layer, p->what, i, num, ana);
-        }
+        char op[200];
+        snprintf(op, sizeof op, "second order %s %s %s layer %d %s", name, eng_form_name(form), regname, p->layer, p->what);
+        tu_fd_compare(op, i, num, ana, 0, o, &st);
     }
     tu_unfreeze(net, fz);
     free(truth);
@@ -167,8 +166,8 @@ START_TEST(each_layer_type_second_order)
     int idx = _i / 3;
     eng_form form = (eng_form)(_i % 3);
     const char *reg = regs[(idx + _i) % 3];
-    stats st = second_order_check(LAYER_NETS[idx][0], LAYER_NETS[idx][1], form, reg, 1 + idx, getenv("DBP_N") ? atoi(getenv("DBP_N")) : 16);
-    expect_ok(st, LAYER_NETS[idx][0], form, reg, 16);
+    stats st = second_order_check(NETS[idx], tu_testnet(NETS[idx]), form, reg, 1 + idx, getenv("DBP_N") ? atoi(getenv("DBP_N")) : 16);
+    expect_ok(st, NETS[idx], form, reg, 16);
 }
 END_TEST
 
@@ -199,7 +198,7 @@ static float *reg_gradient(const char *cfg, eng_form form, const char *regname, 
     float *truth = calloc(B * K, sizeof(float));
     for (int b = 0; b < B; b++) truth[b * K + (b + 1) % K] = 1;
     memcpy(net->truth, truth, B * K * sizeof(float));
-    param_ref P[64];
+    param_ref P[MAX_PARAMS];
     int np = params_of(net, eng_top(e), P);
     net->train = 1;
     srand(11);   // the same dropout draws in every run of the case
@@ -287,7 +286,7 @@ static int kinks_crossed(const char *cfg, eng_form form, const char *regname, fl
 }
 
 // exact against finite for one case; returns 0 when a kink lies within the step (not compared)
-static int compare_methods(const char *cfg, eng_form form, const char *reg, eng_method method, double rel_tol, int exact_rules)
+static int compare_methods(const char *name, const char *cfg, eng_form form, const char *reg, eng_method method, double rel_tol, int exact_rules)
 {
     const float step = 1e-3f;
     if (kinks_crossed(cfg, form, reg, method == ENG_FINITE_CENTRAL ? -step : step, 7) ||
@@ -300,8 +299,8 @@ static int compare_methods(const char *cfg, eng_form form, const char *reg, eng_
     double dn = 0, an = 0;
     for (int i = 0; i < n1; i++) { dn += (double)(a[i] - b[i]) * (a[i] - b[i]); an += (double)a[i] * a[i]; }
     ck_assert_msg(an > 0, "exact gradient is zero");
-    ck_assert_msg(sqrt(dn / an) < rel_tol, "%.40s... %s %s %s: exact and finite differ by %.3g (relative L2)",
-                  cfg + 45, eng_form_name(form), reg, method == ENG_FINITE ? "forward" : "central", sqrt(dn / an));
+    ck_assert_msg(sqrt(dn / an) < rel_tol, "%s %s %s %s: exact and finite differ by %.3g (relative L2)",
+                  name, eng_form_name(form), reg, method == ENG_FINITE ? "forward" : "central", sqrt(dn / an));
     free(a); free(b);
     return 1;
 }
@@ -309,15 +308,15 @@ static int compare_methods(const char *cfg, eng_form form, const char *reg, eng_
 // piecewise-linear networks: forward differences of grad_theta s along u are exact off kinks
 START_TEST(exact_and_finite_agree)
 {
-    const char *cfgs[] = {LAYER_NETS[0][1], LAYER_NETS[1][1], LAYER_NETS[7][1], LAYER_NETS[9][1],
-                          LAYER_NETS[10][1], LAYER_NETS[11][1], RESNET};
+    static const char *names[] = {"conv", "conv_bn", "conv_maxpool", "shortcut", "route_linear", "dropout_03", "resnet"};
     int compared = 0, cases = 0;
     for (int c = 0; c < 7; c++) {
-        compared += compare_methods(cfgs[c], ENG_ONEHOT, "tv", ENG_FINITE, 2e-2, 1);
-        compared += compare_methods(cfgs[c], ENG_SPECTREG, "l2", ENG_FINITE, 2e-2, 1);
-        compared += compare_methods(cfgs[c], ENG_LOSS, "mse", ENG_FINITE_CENTRAL, 2e-2, 1);
+        const char *cfg = strcmp(names[c], "resnet") ? tu_testnet(names[c]) : RESNET;
+        compared += compare_methods(names[c], cfg, ENG_ONEHOT, "tv", ENG_FINITE, 2e-2, 1);
+        compared += compare_methods(names[c], cfg, ENG_SPECTREG, "l2", ENG_FINITE, 2e-2, 1);
+        compared += compare_methods(names[c], cfg, ENG_LOSS, "mse", ENG_FINITE_CENTRAL, 2e-2, 1);
         // the finite method through darknet's own backward only (heatmap included)
-        compared += compare_methods(cfgs[c], ENG_ONEHOT, "l2", ENG_FINITE, 2e-2, 0);
+        compared += compare_methods(names[c], cfg, ENG_ONEHOT, "l2", ENG_FINITE, 2e-2, 0);
         cases += 4;
     }
     ck_assert_msg(compared >= cases / 2, "only %d of %d cases free of kinks within the step", compared, cases);
@@ -343,7 +342,7 @@ END_TEST
 
 START_TEST(nan_input_is_an_error)
 {
-    network *net = tu_net(LAYER_NETS[0][1]);
+    network *net = tu_net(tu_testnet("conv"));
     tu_randomize(net, 1);
     char err[512];
     eng *e = eng_init(net, err, sizeof err);
@@ -370,7 +369,7 @@ END_TEST
 // steps on the same batch use different r (different heatmaps), and the same seed repeats them.
 START_TEST(spectreg_draws_afresh_every_step)
 {
-    network *net = tu_net(LAYER_NETS[0][1]);
+    network *net = tu_net(tu_testnet("conv"));
     tu_randomize(net, 4);
     char err[512];
     eng *e = eng_init(net, err, sizeof err);
@@ -404,7 +403,7 @@ Suite *make_dbp_suite(void)
     Suite *s = suite_create("dbp");
     TCase *tc = tcase_create("double_backprop");
     tcase_set_timeout(tc, 180);
-    tcase_add_loop_test(tc, each_layer_type_second_order, 0, N_LAYER_NETS * 3);
+    tcase_add_loop_test(tc, each_layer_type_second_order, 0, N_NETS * 3);
     tcase_add_loop_test(tc, resnet_second_order, 0, 6);
     tcase_add_test(tc, exact_and_finite_agree);
     tcase_add_test(tc, finite_method_runs_on_layers_without_exact_rules);

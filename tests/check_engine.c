@@ -10,74 +10,59 @@
 #include "engine.h"
 #include "testutil.h"
 
-#define NET(body) "[net]\nbatch=3\nwidth=6\nheight=6\nchannels=2\n" body "[softmax]\n"
+#define NET TU_NET
 
-static const char *LAYER_NETS[][2] = {
-    {"conv", NET("[convolutional]\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
-    {"conv_bn", NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=relu\n[connected]\noutput=4\nactivation=linear\n")},
-    {"conv_stride2_nopad", NET("[convolutional]\nfilters=4\nsize=3\nstride=2\npad=0\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
-    {"conv_groups", NET("[convolutional]\nfilters=4\ngroups=2\nsize=3\nstride=1\npad=1\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
-    {"conv_1x1", NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=1\nstride=1\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
-    {"conv_1x1_stride2", NET("[convolutional]\nfilters=3\nsize=1\nstride=2\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
-    {"connected", NET("[connected]\noutput=5\nactivation=logistic\n[connected]\noutput=4\nactivation=linear\n")},
-    {"connected_bn", NET("[connected]\nbatch_normalize=1\noutput=5\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
-    {"maxpool", NET("[maxpool]\nsize=2\nstride=2\n")},
-    {"maxpool_overlap", NET("[convolutional]\nfilters=2\nsize=1\nactivation=linear\n[maxpool]\nsize=3\nstride=2\n[connected]\noutput=3\nactivation=linear\n")},
-    {"avgpool", NET("[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n[avgpool]\n")},
-    {"shortcut", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
-    {"shortcut_downsample", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\nstride=2\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
-    {"route", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=tanh\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
-    {"dropout", NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.4\n[connected]\noutput=3\nactivation=linear\n")},
-    {"activation", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[activation]\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
-    {"batchnorm", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[connected]\noutput=3\nactivation=linear\n")},
-    {"softmax_only", NET("")},
-    // alpha and beta other than darknet's default 1 (the transpose must not swap them), and a from
-    // layer with fewer channels, whose non-overlapping values the forward does not scale by alpha
-    {"shortcut_alpha_beta", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.7\nbeta=1.3\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
-    {"shortcut_fewer_channels", NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+// the networks of testutil's table this suite checks: one per layer type and variant
+static const char *NETS[] = {
+    "conv",
+    "conv_bn",
+    "conv_stride2_nopad",
+    "conv_groups",
+    "conv_1x1",
+    "conv_1x1_stride2",
+    "connected",
+    "connected_bn",
+    "maxpool",
+    "maxpool_overlap",
+    "avgpool",
+    "shortcut",
+    "shortcut_downsample",
+    "route",
+    "dropout",
+    "activation",
+    "batchnorm",
+    "softmax_only",
+    "shortcut_alpha_beta",
+    "shortcut_fewer_channels",
 };
-#define N_LAYER_NETS ((int)(sizeof LAYER_NETS / sizeof LAYER_NETS[0]))
+#define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 
 static const char *RESNET = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n" TU_RESNET_BODY;
 
-typedef struct { int checked, skipped, failed; } fd_stats;
+// S at the current input: the forward (BN statistics frozen in training mode), then the score
+typedef struct { network *net; eng *e; tu_frozen *frozen; int loss; const float *seed, *truth; } score_ctx;
 
-// Compares g with central differences of S over a sample of input entries. Differences with h
-// and h/2 that disagree mark a kink (ReLU/maxpool pattern change) and are skipped.
-static fd_stats fd_check(network *net, eng *e, tu_frozen *frozen, eng_form form, const float *seed,
-                         const float *truth, const float *g, int samples, uint64_t *rng, const char *what)
+static double score_at(void *p)
 {
-    fd_stats st = {0};
+    score_ctx *k = p;
+    if (k->frozen) tu_frozen_forward(k->net, k->frozen); else forward_network(k->net);
+    return tu_score(k->net, eng_top(k->e), k->loss, k->seed, k->truth);
+}
+
+// g against central differences of S over a sample of input entries (kinks: ReLU/maxpool pattern
+// changes between the steps, skipped)
+static tu_fd_stats fd_check(network *net, eng *e, tu_frozen *frozen, eng_form form, const float *seed,
+                            const float *truth, const float *g, int samples, uint64_t *rng, const char *what)
+{
     int n = net->inputs * net->batch;
-    int loss = form == ENG_LOSS;
-    const double h = 2e-3;
-    float *x0 = malloc(n * sizeof(float));
-    memcpy(x0, net->input, n * sizeof(float));
-    for (int s = 0; s < samples; s++) {
-        int i = (int)(tu_uniform(rng) * n) % n;
-        double S[4];
-        const double steps[4] = {h, -h, h / 2, -h / 2};
-        for (int j = 0; j < 4; j++) {
-            memcpy(net->input, x0, n * sizeof(float));
-            net->input[i] = x0[i] + (float)steps[j];
-            double dx = (double)net->input[i] - x0[i];   // the step float arithmetic really took
-            if (frozen) tu_frozen_forward(net, frozen); else forward_network(net);
-            S[j] = tu_score(net, eng_top(e), loss, seed, truth);
-            (void)dx;
-        }
-        double num = (S[0] - S[1]) / (2 * h), num2 = (S[2] - S[3]) / h;
-        double ana = g[i];
-        double tol = 2e-3 + 1e-2 * fabs(ana);
-        if (fabs(num - num2) > tol) { st.skipped++; continue; }
-        st.checked++;
-        if (fabs(num - ana) > tol) {
-            st.failed++;
-            fprintf(stderr, "FD mismatch: %s %s input %d: numeric %.6g analytic %.6g\n",
-                    what, eng_form_name(form), i, num, ana);
-        }
-    }
-    memcpy(net->input, x0, n * sizeof(float));
-    free(x0);
+    int *idx = malloc(samples * sizeof(int));
+    for (int s = 0; s < samples; s++) idx[s] = (int)(tu_uniform(rng) * n) % n;
+    score_ctx k = {net, e, frozen, form == ENG_LOSS, seed, truth};
+    char op[160];
+    snprintf(op, sizeof op, "%s %s input", what, eng_form_name(form));
+    tu_fd_opts o = {2e-3, 2, 0, 2e-3, 0, 1e-2, 0.01};
+    tu_fd_stats st = tu_fd_check(op, score_at, &k, net->input, n, g, idx, samples, 0, o);
+    free(idx);
     return st;
 }
 
@@ -107,7 +92,7 @@ static void check_net_with(const char *name, const char *cfg, eng_form form, int
     tu_frozen *fz = train ? tu_freeze(net) : NULL;
     char what[128];
     snprintf(what, sizeof what, "%s(%s, seed %d)", name, train ? "train" : "infer", (int)seed);
-    fd_stats st = fd_check(net, e, fz, form, seedv, truth, g, samples, &rng, what);
+    tu_fd_stats st = fd_check(net, e, fz, form, seedv, truth, g, samples, &rng, what);
     if (fz) tu_unfreeze(net, fz);
     ck_assert_msg(st.failed == 0, "%s %s: %d of %d sampled input gradients differ from central differences",
                   what, eng_form_name(form), st.failed, st.checked);
@@ -147,7 +132,7 @@ START_TEST(each_layer_type_matches_central_differences)
     int idx = _i / 6, combo = _i % 6;
     eng_form form = (eng_form)(combo % 3);
     int train = combo / 3;
-    check_net(LAYER_NETS[idx][0], LAYER_NETS[idx][1], form, train, 1 + idx, 24);
+    check_net(NETS[idx], tu_testnet(NETS[idx]), form, train, 1 + idx, 24);
 }
 END_TEST
 
@@ -265,7 +250,7 @@ END_TEST
 
 START_TEST(spectreg_is_seedable)
 {
-    network *net = tu_net(LAYER_NETS[0][1]);
+    network *net = tu_net(tu_testnet("conv"));
     tu_randomize(net, 2);
     char err[256];
     eng *e = eng_init(net, err, sizeof err);
@@ -325,7 +310,7 @@ Suite *make_engine_suite(void)
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("input_gradient");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, each_layer_type_matches_central_differences, 0, N_LAYER_NETS * 6);
+    tcase_add_loop_test(tc, each_layer_type_matches_central_differences, 0, N_NETS * 6);
     tcase_add_loop_test(tc, small_resnet_matches_central_differences, 0, 3 * 6);
     tcase_add_test(tc, pass_changes_no_weights_updates_or_rolling_statistics);
     tcase_add_test(tc, training_mode_heatmap_is_per_example);

@@ -302,3 +302,49 @@ tu_fd_stats tu_fd_check(const char *op, tu_fn f, void *ctx, float *t, int n, con
     }
     return st;
 }
+
+// ----------------------------------------------------------------------------------------------
+// the test networks
+
+static const struct { const char *name, *cfg; } TESTNETS[] = {
+    {"conv", TU_NET("[convolutional]\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
+    {"conv_bn", TU_NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\nstride=1\npad=1\nactivation=relu\n[connected]\noutput=4\nactivation=linear\n")},
+    {"conv_stride2_nopad", TU_NET("[convolutional]\nfilters=4\nsize=3\nstride=2\npad=0\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_groups", TU_NET("[convolutional]\nfilters=4\ngroups=2\nsize=3\nstride=1\npad=1\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_1x1", TU_NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=1\nstride=1\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_1x1_stride2", TU_NET("[convolutional]\nfilters=3\nsize=1\nstride=2\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+    {"connected", TU_NET("[connected]\noutput=5\nactivation=logistic\n[connected]\noutput=4\nactivation=linear\n")},
+    {"connected_bn", TU_NET("[connected]\nbatch_normalize=1\noutput=5\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
+    {"maxpool", TU_NET("[maxpool]\nsize=2\nstride=2\n")},
+    {"maxpool_overlap", TU_NET("[convolutional]\nfilters=2\nsize=1\nactivation=linear\n[maxpool]\nsize=3\nstride=2\n[connected]\noutput=3\nactivation=linear\n")},
+    {"avgpool", TU_NET("[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n[avgpool]\n")},
+    {"shortcut", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+    {"shortcut_downsample", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\nstride=2\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+    {"route", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=tanh\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
+    {"dropout", TU_NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.4\n[connected]\noutput=3\nactivation=linear\n")},
+    {"activation", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[activation]\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
+    {"batchnorm", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[connected]\noutput=3\nactivation=linear\n")},
+    {"softmax_only", TU_NET("")},
+    // alpha and beta other than darknet's default 1 (the transpose must not swap them), and a from
+    // layer with fewer channels, whose non-overlapping values the forward does not scale by alpha
+    {"shortcut_alpha_beta", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.7\nbeta=1.3\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+    {"shortcut_fewer_channels", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_stride2_groups", TU_NET("[convolutional]\nfilters=4\ngroups=2\nsize=3\nstride=2\npad=1\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_1x1_logistic", TU_NET("[convolutional]\nbatch_normalize=1\nfilters=3\nsize=1\nstride=1\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
+    {"conv_tanh", TU_NET("[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
+    {"connected_leaky", TU_NET("[connected]\noutput=5\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
+    {"connected_bn_tanh", TU_NET("[connected]\nbatch_normalize=1\noutput=5\nactivation=tanh\n[connected]\noutput=4\nactivation=linear\n")},
+    {"conv_maxpool", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[maxpool]\nsize=2\nstride=2\n[connected]\noutput=3\nactivation=linear\n")},
+    {"route_linear", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=linear\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
+    {"dropout_03", TU_NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.3\n[connected]\noutput=3\nactivation=linear\n")},
+    {"activation_batchnorm", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[activation]\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
+    {"shortcut_fewer_channels_alpha_beta", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
+};
+
+const char *tu_testnet(const char *name)
+{
+    for (size_t i = 0; i < sizeof TESTNETS / sizeof TESTNETS[0]; i++)
+        if (!strcmp(TESTNETS[i].name, name)) return TESTNETS[i].cfg;
+    fprintf(stderr, "tu_testnet: no test network called '%s'\n", name);
+    abort();
+}

@@ -79,6 +79,13 @@ int tu_fd_compare(const char *op, long index, double num, double ana, double ama
 tu_fd_stats tu_fd_check(const char *op, tu_fn f, void *ctx, float *t, int n, const float *analytic,
                         const int *idx, int nidx, int stride, tu_fd_opts o);
 
+// The test networks: one small net per layer type and variants (batch 3, 6x6x2 input, a [softmax]
+// on top; e.g. "conv", "conv_bn", "maxpool", "shortcut_alpha_beta", "dropout"): the cfg text of
+// the one called name (an unknown name aborts).
+const char *tu_testnet(const char *name);
+// the table's input and top, around a body of layers
+#define TU_NET(body) "[net]\nbatch=3\nwidth=6\nheight=6\nchannels=2\n" body "[softmax]\n"
+
 // A temporary directory (created once per process) and a path inside it.
 const char *tu_tmpdir(void);
 void tu_path(char *out, int n, const char *name);
