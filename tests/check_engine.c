@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "engine_internal.h"
 #include "testutil.h"
 
 #define NET TU_NET
@@ -305,6 +306,72 @@ START_TEST(formulation_names)
 }
 END_TEST
 
+// Every rule's transpose is the transpose of its linear map: <L x, t> = <x, L^T t> on random x and t,
+// for every layer of every test network (and the ResNet), inference and training mode.
+static double dot(const float *a, const float *b, int n)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+static void adjoint_case(const char *name, const char *cfg, int train)
+{
+    network *net = tu_net(cfg);
+    tu_randomize(net, 13);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s: %s", name, err);
+    int top = eng_top(e), B = net->batch;
+    uint64_t rng = 21;
+    tu_fill(net->input, net->inputs * B, 0, 1, &rng);
+    net->train = train;
+    forward_network(net);   // maxpool's choices, dropout's draws, the BN statistics
+    float **x = calloc(top, sizeof(float *)), **xt = calloc(top, sizeof(float *));
+    for (int j = 0; j < top; j++) {
+        int m = net->layers[j].outputs * B;
+        x[j] = malloc(m * sizeof(float));
+        xt[j] = malloc(m * sizeof(float));
+    }
+    int nin = net->inputs * B;
+    float *xin = malloc(nin * sizeof(float)), *xint = malloc(nin * sizeof(float));
+    for (int k = 0; k < top; k++) {
+        const layer *l = &net->layers[k];
+        const eng_rule *r = eng_rule_of(l->type);
+        ck_assert(r && r->lin);
+        int m = l->outputs * B;
+        float *y = malloc(m * sizeof(float)), *t = malloc(m * sizeof(float));
+        for (int j = 0; j < top; j++) { tu_fill(x[j], net->layers[j].outputs * B, -1, 1, &rng); memset(xt[j], 0, net->layers[j].outputs * B * sizeof(float)); }
+        tu_fill(xin, nin, -1, 1, &rng);
+        memset(xint, 0, nin * sizeof(float));
+        tu_fill(t, m, -1, 1, &rng);
+        r->lin(e, k, x, xin, y);
+        r->lin_t(e, k, t, xt, xint);
+        double lhs = dot(y, t, m), rhs = dot(xin, xint, nin), scale = fabs(lhs);
+        for (int j = 0; j < k; j++) rhs += dot(x[j], xt[j], net->layers[j].outputs * B);
+        for (int j = 0; j < top; j++) scale += 1e-3 * sqrt(dot(x[j], x[j], net->layers[j].outputs * B));
+        ck_assert_msg(fabs(lhs - rhs) <= 1e-5 * (scale + 1), "%s layer %d (%s, %s): <Lx, t> = %.9g, <x, L^T t> = %.9g",
+                      name, k, r->name, train ? "train" : "infer", lhs, rhs);
+        free(y); free(t);
+    }
+    for (int j = 0; j < top; j++) { free(x[j]); free(xt[j]); }
+    free(x); free(xt); free(xin); free(xint);
+    eng_free(e);
+    free_network(net);
+}
+
+START_TEST(every_rule_transpose_is_adjoint)
+{
+    for (int i = 0; i < N_NETS; i++)
+        for (int train = 0; train < 2; train++) adjoint_case(NETS[i], tu_testnet(NETS[i]), train);
+    adjoint_case("resnet", RESNET, 1);
+    eng_conv_naive = 1;   // the per-image convolutions too
+    adjoint_case("resnet (naive convolutions)", RESNET, 0);
+    adjoint_case("conv_groups (naive)", tu_testnet("conv_groups"), 0);
+    eng_conv_naive = 0;
+}
+END_TEST
+
 Suite *make_engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -318,6 +385,7 @@ Suite *make_engine_suite(void)
     tcase_add_test(tc, batchnorm_small_variance_matches_central_differences);
     tcase_add_test(tc, unsupported_layer_is_named);
     tcase_add_test(tc, formulation_names);
+    tcase_add_test(tc, every_rule_transpose_is_adjoint);
     suite_add_tcase(s, tc);
     return s;
 }
