@@ -6,7 +6,7 @@
 int eval_agreement_of(const float *g, const float *x, int c, int h, int w, eval_agreement *out)
 {
     int n = c * h * w;
-    if (h < 11 || w < 11) return -1;
+    if (h < MET_SSIM_WIN || w < MET_SSIM_WIN) return -1;
     float *gn = malloc(n * sizeof(float)), *xn = malloc(n * sizeof(float));
     mm_info info;
     mm_forward(g, n, gn, &info);

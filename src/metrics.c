@@ -21,15 +21,6 @@ void *met_scratch(int slot, size_t bytes)
     return met_buf[slot];
 }
 
-void met_scratch_free(void)
-{
-    for (int i = 0; i < MET_NSLOTS; i++) {
-        free(met_buf[i]);
-        met_buf[i] = 0;
-        met_cap[i] = 0;
-    }
-}
-
 // ---- normalisations ---------------------------------------------------------------------------
 
 void mm_forward(const float *t, int n, float *out, mm_info *info)
@@ -76,19 +67,26 @@ void mm_backward(const float *out, int n, const mm_info *info, const float *dout
     dt[info->imax] += (float)(scale * smax * inv);
 }
 
+void met_mean_sd(const float *t, int n, double *mu, double *sd)
+{
+    double m = 0, v = 0;
+    for (int i = 0; i < n; i++) m += t[i];
+    m /= n;
+    for (int i = 0; i < n; i++) v += (t[i] - m) * (t[i] - m);
+    *mu = m;
+    *sd = sqrt(v / n);
+}
+
 void std_forward(const float *t, int c, int hw, float *out, float *sigma)
 {
     // t (C, HW), out (C, HW), sigma (C)
     for (int ch = 0; ch < c; ch++) {
         const float *tc = t + (size_t)ch * hw;
         float *oc = out + (size_t)ch * hw;
-        double mu = 0, var = 0;
-        for (int i = 0; i < hw; i++) mu += tc[i];
-        mu /= hw;
-        for (int i = 0; i < hw; i++) var += (tc[i] - mu) * (tc[i] - mu);
-        double sd = sqrt(var / hw);
+        double mu, sd;
+        met_mean_sd(tc, hw, &mu, &sd);
         sigma[ch] = (float)sd;
-        if (!(sd >= 1e-12)) {
+        if (!(sd >= MET_SD_MIN)) {
             sigma[ch] = 0;
             memset(oc, 0, (size_t)hw * sizeof(float));
             continue;
@@ -103,7 +101,7 @@ void std_backward(const float *out, const float *sigma, int c, int hw, const flo
     // out (C, HW), sigma (C), dout (C, HW), dt (C, HW)
     // z = (t - mu)/sigma: dt_j = (dout_j - mean(dout) - z_j * mean(dout * z)) / sigma
     for (int ch = 0; ch < c; ch++) {
-        if (!(sigma[ch] >= 1e-12f)) continue;
+        if (!(sigma[ch] >= (float)MET_SD_MIN)) continue;
         const float *z = out + (size_t)ch * hw, *dz = dout + (size_t)ch * hw;
         float *d = dt + (size_t)ch * hw;
         double m = 0, mz = 0;
@@ -297,16 +295,7 @@ int sobel_metric(const float *a, const float *b, int c, int h, int w, double *va
 
 // ---- Pearson correlation ----------------------------------------------------------------------
 
-// mean and population standard deviation of one channel
-static void mean_sd(const float *t, int n, double *mu, double *sd)
-{
-    double m = 0, v = 0;
-    for (int i = 0; i < n; i++) m += t[i];
-    m /= n;
-    for (int i = 0; i < n; i++) v += (t[i] - m) * (t[i] - m);
-    *mu = m;
-    *sd = sqrt(v / n);
-}
+
 
 void pearson_forward(const float *a, const float *b, int c, int hw, double *rho)
 {
@@ -314,10 +303,10 @@ void pearson_forward(const float *a, const float *b, int c, int hw, double *rho)
     for (int ch = 0; ch < c; ch++) {
         const float *pa = a + (size_t)ch * hw, *pb = b + (size_t)ch * hw;
         double ma, sa, mb, sb, cov = 0;
-        mean_sd(pa, hw, &ma, &sa);
-        mean_sd(pb, hw, &mb, &sb);
+        met_mean_sd(pa, hw, &ma, &sa);
+        met_mean_sd(pb, hw, &mb, &sb);
         rho[ch] = 0;
-        if (!(sa >= 1e-12) || !(sb >= 1e-12)) continue;
+        if (!(sa >= MET_SD_MIN) || !(sb >= MET_SD_MIN)) continue;
         for (int i = 0; i < hw; i++) cov += (pa[i] - ma) * (pb[i] - mb);
         rho[ch] = cov / hw / (sa * sb);
     }
@@ -332,9 +321,9 @@ void pearson_backward(const float *a, const float *b, int c, int hw, const doubl
         const float *pa = a + (size_t)ch * hw, *pb = b + (size_t)ch * hw;
         float *d = da + (size_t)ch * hw;
         double ma, sa, mb, sb, cov = 0;
-        mean_sd(pa, hw, &ma, &sa);
-        mean_sd(pb, hw, &mb, &sb);
-        if (!(sa >= 1e-12) || !(sb >= 1e-12)) continue;
+        met_mean_sd(pa, hw, &ma, &sa);
+        met_mean_sd(pb, hw, &mb, &sb);
+        if (!(sa >= MET_SD_MIN) || !(sb >= MET_SD_MIN)) continue;
         for (int i = 0; i < hw; i++) cov += (pa[i] - ma) * (pb[i] - mb);
         double rho = cov / hw / (sa * sb);
         double k = drho[ch] / (hw * sa);

@@ -13,6 +13,14 @@
 // Return codes of the metrics that can fail.
 enum { MET_OK = 0, MET_ESIZE = 1, MET_ENOMEM = 2 };
 
+// The sizes and thresholds the definitions fix, one place each.
+#define MET_SSIM_WIN 11      // SSIM_gauss's window (sigma 1.5): images need at least this many rows and columns
+#define MET_BLOCK 8          // SSIM_box's blocks and PSNR-HVS's DCT blocks
+#define MET_SD_MIN 1e-12     // a standard deviation below this is a constant channel (spec decision)
+
+// mean and population standard deviation of t (n)
+void met_mean_sd(const float *t, int n, double *mu, double *sd);
+
 // ---- scratch memory -------------------------------------------------------------------------------
 // The metrics and regularizers need a few image-sized buffers per call. Fresh multi-megabyte
 // allocations are page-faulted in on every call (as much time as the math for PSNR-HVS), so each
@@ -20,8 +28,6 @@ enum { MET_OK = 0, MET_ESIZE = 1, MET_ENOMEM = 2 };
 // Contents are undefined (not zeroed). NULL when out of memory.
 enum { MET_SLOT_REG = 0, MET_SLOT_MET = 1, MET_NSLOTS = 2 };
 void *met_scratch(int slot, size_t bytes);
-// releases this thread's scratch buffers (they are made again when needed)
-void met_scratch_free(void);
 
 // ---- normalisations ---------------------------------------------------------------------------
 
@@ -45,7 +51,7 @@ void std_backward(const float *out, const float *sigma, int c, int hw, const flo
 
 // mean over n of (a - b)^2
 double mse_metric(const float *a, const float *b, int n, float *da);
-// 10 log10(1/mse) for mse > 0 (callers decide what mse = 0 means)
+// 10 log10(1/mse) for mse > 0 (callers decide what mse = 0 means); PSNR-HVS's too
 double psnr_db(double mse);
 
 // ---- finite differences and edges ---------------------------------------------------------------

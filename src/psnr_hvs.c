@@ -223,5 +223,5 @@ int hvs_error(const float *a, const float *b, int c, int h, int w, int masking, 
 double hvs_db(double s)
 {
     if (s <= 1e-10) return 100.0;
-    return -10.0 * log10(s);
+    return psnr_db(s);
 }

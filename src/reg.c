@@ -107,17 +107,13 @@ static int tv_abs_scaled(const float *g, int c, int h, int w, double k, double *
 
 static int reg_tv_abs(const float *g, const float *x, int c, int h, int w, double *value, float *dg, float scale)
 {
-    // sum over channels of 1/sigma_c(x), population std; channels below 1e-12 add 0
+    // sum over channels of 1/sigma_c(x), population std; constant channels add 0
     size_t hw = (size_t)h * w;
     double k = 0;
     for (int ch = 0; ch < c; ch++) {
-        const float *p = x + ch * hw;
-        double mu = 0, v = 0;
-        for (size_t i = 0; i < hw; i++) mu += p[i];
-        mu /= hw;
-        for (size_t i = 0; i < hw; i++) v += (p[i] - mu) * (p[i] - mu);
-        double sd = sqrt(v / hw);
-        if (sd >= 1e-12) k += 1.0 / sd;
+        double mu, sd;
+        met_mean_sd(x + ch * hw, (int)hw, &mu, &sd);
+        if (sd >= MET_SD_MIN) k += 1.0 / sd;
     }
     return tv_abs_scaled(g, c, h, w, k, value, dg, scale);
 }
@@ -187,7 +183,7 @@ static double inv_psnr(double m, double *dr)
 {
     *dr = 0;
     if (!(m > 0)) return 0;
-    double p = -10.0 * log10(m);
+    double p = psnr_db(m);
     if (!(p >= 0.01)) return 100;
     *dr = 10.0 / (p * p * m * log(10.0));
     return 1.0 / p;
@@ -225,10 +221,10 @@ static const reg_def reg_table[] = {
     {"grad_diff", reg_graddiff, 1, 1},
     {"sobel_edges", reg_sobel, 1, 2},
     {"psnr", reg_psnr, 1, 1},
-    {"psnr_hvs", reg_psnr_hvs, 1, 8},
-    {"psnr_hvsm", reg_psnr_hvsm, 1, 8},
-    {"ssim", reg_ssim, 1, 11},
-    {"ssim_unfiltered", reg_ssim_box, 1, 8},
+    {"psnr_hvs", reg_psnr_hvs, 1, MET_BLOCK},
+    {"psnr_hvsm", reg_psnr_hvsm, 1, MET_BLOCK},
+    {"ssim", reg_ssim, 1, MET_SSIM_WIN},
+    {"ssim_unfiltered", reg_ssim_box, 1, MET_BLOCK},
 };
 #define REG_N ((int)(sizeof reg_table / sizeof reg_table[0]))
 

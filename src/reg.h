@@ -17,8 +17,7 @@
 //   ssim             -SSIM_gauss(ĝ, x̂), 11x11 window, sigma 1.5
 //   ssim_unfiltered  -SSIM_box(ĝ, x̂), 8x8 blocks
 //
-// The calls keep image-sized scratch buffers per thread between calls (met_scratch in metrics.h);
-// met_scratch_free() gives them back.
+// The calls keep image-sized scratch buffers per thread between calls (met_scratch in metrics.h).
 #ifndef SALIENCY_REG_H
 #define SALIENCY_REG_H
 

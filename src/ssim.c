@@ -7,7 +7,7 @@
 #include <string.h>
 #include "metrics.h"
 
-#define SSIM_WIN 11
+#define SSIM_WIN MET_SSIM_WIN
 #define SSIM_SIGMA 1.5
 
 // The SSIM formula at one window and its partial derivatives with respect to the moments of a:
