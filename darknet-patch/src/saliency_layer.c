@@ -177,3 +177,11 @@ void backward_saliency_layer(const layer l, network net)
 {
     if(net.delta) axpy_cpu(l.outputs*l.batch, 1, l.delta, 1, net.delta, 1);
 }
+
+void free_saliency_layer(layer l)
+{
+    saliency_state *c = (saliency_state *)l.saliency;
+    if(!c) return;
+    eng_free(c->eng);
+    free(c);
+}

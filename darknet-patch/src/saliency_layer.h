@@ -24,5 +24,7 @@ int sal_section_read(list *options, sal_section *out, char *err, size_t errlen);
 layer parse_saliency(list *options, int batch, int inputs, network *net, int index, char *filename);
 void forward_saliency_layer(const layer l, network net);
 void backward_saliency_layer(const layer l, network net);
+/* the layer's state and engine (free_layer calls it, patch 0003) */
+void free_saliency_layer(layer l);
 
 #endif
