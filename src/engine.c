@@ -24,32 +24,62 @@
 #include "activations.h"
 #include "network.h"
 
-int eng_form_parse(const char *name, eng_form *form)
+// ---- names: one table each ---------------------------------------------------------------------
+
+static const char *FORM_NAMES[] = {[ENG_LOSS] = "loss", [ENG_ONEHOT] = "onehot", [ENG_SPECTREG] = "spectreg"};
+static const char *METHOD_NAMES[] = {[ENG_EXACT] = "exact", [ENG_FINITE] = "finite", [ENG_FINITE_CENTRAL] = "central"};
+_Static_assert(sizeof FORM_NAMES / sizeof FORM_NAMES[0] == ENG_SPECTREG + 1, "a name per formulation");
+_Static_assert(sizeof METHOD_NAMES / sizeof METHOD_NAMES[0] == ENG_FINITE_CENTRAL + 1, "a name per method");
+
+// the index of name in names (n of them), or -1
+static int name_index(const char *const *names, int n, const char *name)
 {
-    if (!name) return -1;
-    if (!strcmp(name, "loss") || !strcmp(name, "datagrad")) { *form = ENG_LOSS; return 0; }
-    if (!strcmp(name, "onehot")) { *form = ENG_ONEHOT; return 0; }
-    if (!strcmp(name, "spectreg")) { *form = ENG_SPECTREG; return 0; }
+    for (int i = 0; name && i < n; i++)
+        if (!strcmp(name, names[i])) return i;
     return -1;
 }
 
-const char *eng_form_name(eng_form form)
+// "a, b, c" of names, into buf (once)
+static const char *name_list(const char *const *names, int n, char *buf, size_t len)
 {
-    return form == ENG_LOSS ? "loss" : form == ENG_ONEHOT ? "onehot" : "spectreg";
+    if (!buf[0])
+        for (int i = 0; i < n; i++) snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i ? ", " : "", names[i]);
+    return buf;
+}
+
+#define N_FORMS ((int)(sizeof FORM_NAMES / sizeof FORM_NAMES[0]))
+#define N_METHODS ((int)(sizeof METHOD_NAMES / sizeof METHOD_NAMES[0]))
+
+int eng_form_parse(const char *name, eng_form *form)
+{
+    int i = name && !strcmp(name, "datagrad") ? ENG_LOSS : name_index(FORM_NAMES, N_FORMS, name);   // the reference's name
+    if (i < 0) return -1;
+    *form = (eng_form)i;
+    return 0;
+}
+
+const char *eng_form_name(eng_form form) { return form >= 0 && form < N_FORMS ? FORM_NAMES[form] : "?"; }
+
+const char *eng_form_names(void)
+{
+    static char buf[128];
+    return name_list(FORM_NAMES, N_FORMS, buf, sizeof buf);
 }
 
 int eng_method_parse(const char *name, eng_method *method)
 {
-    if (!name) return -1;
-    if (!strcmp(name, "exact")) { *method = ENG_EXACT; return 0; }
-    if (!strcmp(name, "finite")) { *method = ENG_FINITE; return 0; }
-    if (!strcmp(name, "central")) { *method = ENG_FINITE_CENTRAL; return 0; }
-    return -1;
+    int i = name_index(METHOD_NAMES, N_METHODS, name);
+    if (i < 0) return -1;
+    *method = (eng_method)i;
+    return 0;
 }
 
-const char *eng_method_name(eng_method method)
+const char *eng_method_name(eng_method method) { return method >= 0 && method < N_METHODS ? METHOD_NAMES[method] : "?"; }
+
+const char *eng_method_names(void)
 {
-    return method == ENG_EXACT ? "exact" : method == ENG_FINITE ? "finite" : "central";
+    static char buf[128];
+    return name_list(METHOD_NAMES, N_METHODS, buf, sizeof buf);
 }
 
 float eng_randn(uint64_t *rng) { return (float)rng_normal(rng); }

@@ -20,10 +20,11 @@
 
 typedef enum { ENG_LOSS, ENG_ONEHOT, ENG_SPECTREG } eng_form;
 
-// "loss" | "onehot" | "spectreg" -> form; 0 on success, -1 for an unknown name.
+// "loss" (or "datagrad") | "onehot" | "spectreg" -> form; 0 on success, -1 for an unknown name.
 int eng_form_parse(const char *name, eng_form *form);
 const char *eng_form_name(eng_form form);
-#define ENG_FORM_NAMES "loss, onehot, spectreg"
+// "loss, onehot, spectreg": the names, for messages (a static string, from the one table)
+const char *eng_form_names(void);
 
 typedef struct eng eng;
 
@@ -60,7 +61,7 @@ typedef enum { ENG_EXACT, ENG_FINITE, ENG_FINITE_CENTRAL } eng_method;
 // "exact" | "finite" | "central" -> method; 0 on success, -1 for an unknown name.
 int eng_method_parse(const char *name, eng_method *method);
 const char *eng_method_name(eng_method method);
-#define ENG_METHOD_NAMES "exact, finite, central"
+const char *eng_method_names(void);
 
 typedef struct {
     const reg_def *reg;     // the regularizer R (reg.h)

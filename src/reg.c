@@ -228,10 +228,14 @@ static const reg_def reg_table[] = {
 };
 #define REG_N ((int)(sizeof reg_table / sizeof reg_table[0]))
 
-static const char reg_name_list[] =
-    "l2, tv, tv_abs, tv_abs_unscaled, mse, cor, grad_diff, sobel_edges, psnr, psnr_hvs, psnr_hvsm, ssim, ssim_unfiltered";
-
-const char *reg_names(void) { return reg_name_list; }
+// "l2, tv, ...": the names of the table, made once
+const char *reg_names(void)
+{
+    static char list[512];
+    if (!list[0])
+        for (int i = 0; i < REG_N; i++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", reg_table[i].name);
+    return list;
+}
 int reg_count(void) { return REG_N; }
 const reg_def *reg_at(int i) { return i >= 0 && i < REG_N ? &reg_table[i] : 0; }
 
@@ -239,7 +243,7 @@ const reg_def *reg_lookup(const char *name, char *err, size_t errlen)
 {
     for (int i = 0; name && i < REG_N; i++)
         if (!strcmp(name, reg_table[i].name)) return &reg_table[i];
-    if (err && errlen) snprintf(err, errlen, "unknown regularizer '%s': valid names are %s", name ? name : "(null)", reg_name_list);
+    if (err && errlen) snprintf(err, errlen, "unknown regularizer '%s': valid names are %s", name ? name : "(null)", reg_names());
     return 0;
 }
 
@@ -262,7 +266,7 @@ static int reg_check(const reg_def *r, const float *g, const float *x, int c, in
     char where[32] = "";
     if (image >= 0) snprintf(where, sizeof where, "image %d: ", image);
     if (!r) {
-        if (err && errlen) snprintf(err, errlen, "no regularizer given: valid names are %s", reg_name_list);
+        if (err && errlen) snprintf(err, errlen, "no regularizer given: valid names are %s", reg_names());
         return REG_EUNKNOWN;
     }
     if (c < 1 || h < r->min_size || w < r->min_size) {

@@ -72,7 +72,7 @@ static void saliency_map(int argc, char **argv)
     int cls = flag_int(argc, argv, "-class", -1);
     uint64_t rng = (uint64_t)flag_int(argc, argv, "-seed", 1);
     eng_form form;
-    if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, ENG_FORM_NAMES);
+    if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, eng_form_names());
     if(strcmp(method, "vanilla") && strcmp(method, "gradxinput")) sal_die("-method %s: allowed: vanilla, gradxinput", method);
 
     int nnames = 0;

@@ -44,7 +44,7 @@ void saliency_eval(int argc, char **argv)
     char *formname = find_char_arg(argc, argv, "-formulation", "onehot");
     uint64_t rng = (uint64_t)find_int_arg(argc, argv, "-seed", 1);
     eng_form form;
-    if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, ENG_FORM_NAMES);
+    if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, eng_form_names());
     if(nmax < 1 || batch < 1) sal_die("-n and -batch must be >= 1");
 
     sal_need_file(datacfg, "data cfg");

@@ -30,19 +30,25 @@ typedef struct {
 
 /* The section's keys, their defaults and what each allows: the one list of them. */
 enum { KEY_REGULARIZER, KEY_FORMULATION, KEY_WEIGHT, KEY_METHOD, KEY_STEP, KEY_SEED, N_KEYS };
-static const struct { const char *key, *def, *allowed; } KEYS[] = {
-    [KEY_REGULARIZER] = {"regularizer", "l2", NULL /* reg_names() */},
-    [KEY_FORMULATION] = {"formulation", "onehot", ENG_FORM_NAMES},
+static const struct { const char *key, *def, *allowed; const char *(*names)(void); } KEYS[] = {
+    [KEY_REGULARIZER] = {"regularizer", "l2", NULL, reg_names},
+    [KEY_FORMULATION] = {"formulation", "onehot", NULL, eng_form_names},
     [KEY_WEIGHT]      = {"weight", "0.5", "a finite number >= 0"},
-    [KEY_METHOD]      = {"method", "exact", ENG_METHOD_NAMES},
+    [KEY_METHOD]      = {"method", "exact", NULL, eng_method_names},
     [KEY_STEP]        = {"step", "0.01", "a number > 0 and <= 1"},
     [KEY_SEED]        = {"seed", "1", "a whole number 0 ... 18446744073709551615"},
 };
 _Static_assert(sizeof KEYS / sizeof KEYS[0] == N_KEYS, "one entry per key");
 
-static int bad_value(const char *key, const char *val, const char *why, const char *allowed, char *err, size_t errlen)
+/* what key k allows: a range, or the names of its table */
+static const char *allowed(int k)
 {
-    snprintf(err, errlen, "%s=%s is not valid (%s); allowed: %s", key, val, why, allowed);
+    return KEYS[k].names ? KEYS[k].names() : KEYS[k].allowed;
+}
+
+static int bad_value(const char *key, const char *val, const char *why, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s=%s is not valid (%s); allowed: %s", key, val, why, what);
     return -1;
 }
 
@@ -66,7 +72,7 @@ int sal_section_read(list *options, sal_section *out, char *err, size_t errlen)
         }
         p->used = 1;   /* darknet's option_unused() would call it unused */
         val[k] = p->val ? p->val : "";
-        if(!val[k][0]) return bad_value(p->key, "", "empty", KEYS[k].allowed ? KEYS[k].allowed : reg_names(), err, errlen);
+        if(!val[k][0]) return bad_value(p->key, "", "empty", allowed(k), err, errlen);
     }
     int k;
     for(k = 0; k < N_KEYS; ++k) if(!val[k]) val[k] = KEYS[k].def;
@@ -74,20 +80,20 @@ int sal_section_read(list *options, sal_section *out, char *err, size_t errlen)
     char why[256];
     memset(out, 0, sizeof(*out));
     out->rc.reg = reg_lookup(val[KEY_REGULARIZER], NULL, 0);
-    if(!out->rc.reg) return bad_value("regularizer", val[KEY_REGULARIZER], "unknown", reg_names(), err, errlen);
+    if(!out->rc.reg) return bad_value("regularizer", val[KEY_REGULARIZER], "unknown", allowed(KEY_REGULARIZER), err, errlen);
     if(eng_form_parse(val[KEY_FORMULATION], &out->rc.form))
-        return bad_value("formulation", val[KEY_FORMULATION], "unknown", KEYS[KEY_FORMULATION].allowed, err, errlen);
+        return bad_value("formulation", val[KEY_FORMULATION], "unknown", allowed(KEY_FORMULATION), err, errlen);
     if(eng_method_parse(val[KEY_METHOD], &out->rc.method))
-        return bad_value("method", val[KEY_METHOD], "unknown", KEYS[KEY_METHOD].allowed, err, errlen);
+        return bad_value("method", val[KEY_METHOD], "unknown", allowed(KEY_METHOD), err, errlen);
     double x;
     if(num_parse_real(val[KEY_WEIGHT], 0, 0, 3.4e38, 0, &x, why, sizeof(why)))
-        return bad_value("weight", val[KEY_WEIGHT], why, KEYS[KEY_WEIGHT].allowed, err, errlen);
+        return bad_value("weight", val[KEY_WEIGHT], why, allowed(KEY_WEIGHT), err, errlen);
     out->rc.lambda = (float)x;
     if(num_parse_real(val[KEY_STEP], 0, 1, 1, 0, &x, why, sizeof(why)))
-        return bad_value("step", val[KEY_STEP], why, KEYS[KEY_STEP].allowed, err, errlen);
+        return bad_value("step", val[KEY_STEP], why, allowed(KEY_STEP), err, errlen);
     out->rc.step = (float)x;
     if(num_parse_u64(val[KEY_SEED], &out->seed, why, sizeof(why)))
-        return bad_value("seed", val[KEY_SEED], why, KEYS[KEY_SEED].allowed, err, errlen);
+        return bad_value("seed", val[KEY_SEED], why, allowed(KEY_SEED), err, errlen);
     return 0;
 }
 
