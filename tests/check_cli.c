@@ -101,7 +101,9 @@ static int run(const char *args, char *out, int outlen)
     while ((c = fgetc(p)) != EOF) if (len < outlen - 1) out[len++] = (char)c;
     out[len] = 0;
     int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    tu_check_sanitizer(cmd, rc, out);
+    return rc;
 }
 
 static long file_size(const char *path)

@@ -11,6 +11,7 @@
 
 #include "darknet.h"
 #include "metrics.h"
+#include "testutil.h"
 
 static char cmp_dir[64];
 
@@ -62,7 +63,9 @@ static int cmp_run(const char *args, char *out, size_t n)
     size_t len = fread(out, 1, n - 1, p);
     out[len] = 0;
     int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    tu_check_sanitizer(cmd, rc, out);
+    return rc;
 }
 
 // the value printed on the line "name VALUE"

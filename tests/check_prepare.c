@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include "darknet.h"
 #include "data.h"
+#include "testutil.h"
 
 #define NTRAIN 5
 #define NTEST 3
@@ -93,7 +94,9 @@ static int prepare(const char *outdir, const char *extra, char *out, size_t n)
     size_t got = f ? fread(out, 1, n - 1, f) : 0;
     out[got] = 0;
     if (f) fclose(f);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    tu_check_sanitizer(cmd, rc, out);
+    return rc;
 }
 
 static char *slurp(const char *path)

@@ -1,4 +1,5 @@
 // testutil.c: networks from cfg text, random weights, frozen-statistics forward, scores.
+#include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,7 +204,9 @@ int tu_run(const char *cmd, char *out, int outlen)
     out[len] = 0;
     int st = pclose(p);
     // popen's shell reports a child killed by signal s as exit status 128 + s
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    tu_check_sanitizer(cmd, rc, out);
+    return rc;
 }
 
 void tu_dataset(const char *dir, int n, int w, int h, int classes, char *data, int datalen)
@@ -347,4 +350,11 @@ const char *tu_testnet(const char *name)
         if (!strcmp(TESTNETS[i].name, name)) return TESTNETS[i].cfg;
     fprintf(stderr, "tu_testnet: no test network called '%s'\n", name);
     abort();
+}
+
+void tu_check_sanitizer(const char *cmd, int status, const char *out)
+{
+    if (status != TU_SANITIZER_STATUS) return;
+    fprintf(stderr, "---- %s: exit %d, the sanitizer's report:\n%s\n---- end of the report\n", cmd, status, out);
+    ck_abort_msg("sanitizer report (exit %d, printed above) from: %.300s", status, cmd);
 }

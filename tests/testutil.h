@@ -91,4 +91,11 @@ const char *tu_tmpdir(void);
 void tu_path(char *out, int n, const char *name);
 void tu_write_text(const char *path, const char *text);
 
+// The exit status of a process a sanitizer stopped, under `make SANITIZE=1 test` (the Makefile's
+// ASAN_OPTIONS/UBSAN_OPTIONS exitcode): no darknet command exits with it by itself.
+#define TU_SANITIZER_STATUS 86
+// For a command the test ran (its exit status and output): a sanitizer's report is printed to
+// stderr whole and the test fails. A report is longer than a Check failure message can hold.
+void tu_check_sanitizer(const char *cmd, int status, const char *out);
+
 #endif
