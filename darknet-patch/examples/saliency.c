@@ -123,6 +123,7 @@ static void saliency_map(int argc, char **argv)
 
     free(truth); free(g);
     free_image(heat); free_image(over); free_image(im);
+    sal_free_strings(names, nnames);
     eng_free(e);
     free_network(net);
 }

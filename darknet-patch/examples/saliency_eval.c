@@ -114,9 +114,12 @@ void saliency_eval(int argc, char **argv)
     printf("weights: %s\n", weights);
     printf("images %d  top-1 %.4f  ssim %.4f  1/psnr %.4f  sobel %.4f  pearson %.4f  (%s heatmaps vs images, N_mm)\n",
            n, (double)correct/n, r.ssim, r.inv_psnr, r.sobel, r.pearson, eng_form_name(form));
-    free(x); free(g); free(truth); free(y); free(paths); free(labels);
+    free(x); free(g); free(truth); free(y);
+    sal_free_strings(paths, plist->size);
+    sal_free_strings(labels, nlab);
     free_list(plist);
     free_list(llist);
+    sal_free_data_cfg(options);
     eng_free(e);
     free_network(net);
 }

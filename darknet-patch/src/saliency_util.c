@@ -164,8 +164,27 @@ char **sal_class_names(char *datacfg, int *n)
     if(!names) sal_die("data cfg '%s' has no names= (or labels=) key", datacfg);
     sal_need_file(names, "class names file (names= of the data cfg)");
     list *l = get_paths(names);
+    sal_free_data_cfg(options);
     *n = l->size;
     char **out = (char **)list_to_array(l);
     free_list(l);
     return out;
+}
+
+void sal_free_data_cfg(list *options)
+{
+    node *n;
+    for(n = options->front; n; n = n->next){
+        kvp *p = (kvp *)n->val;
+        free(p->key);    /* the line fgetl() read; the value points into it */
+        free(p);
+    }
+    free_list(options);
+}
+
+void sal_free_strings(char **s, int n)
+{
+    int i;
+    for(i = 0; i < n; ++i) free(s[i]);
+    free(s);
 }

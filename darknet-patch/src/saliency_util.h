@@ -33,5 +33,9 @@ void sal_write_file(const char *path, const void *data, size_t n);
 
 /* the names of a data cfg's classes (names= or labels=), their count in *n */
 char **sal_class_names(char *datacfg, int *n);
+/* what read_data_cfg() returns (darknet has no free for it: keys and values share fgetl's lines) */
+void sal_free_data_cfg(list *options);
+/* n strings and their array (sal_class_names, list_to_array of get_paths) */
+void sal_free_strings(char **s, int n);
 
 #endif
