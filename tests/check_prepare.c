@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include "darknet.h"
 #include "data.h"
+#include "saliency_util.h"
 #include "testutil.h"
 
 #define NTRAIN 5
@@ -196,6 +197,8 @@ START_TEST(writes_pngs_lists_and_data_cfg)
     image im = load_image(path, 0, 0, 3);
     ck_assert_float_eq(im.data[5], pixel(1, 2, 1, 1)/255.f);
     free_image(im);
+    sal_free_strings(labels, 10);
+    sal_free_data_cfg(opts);
 }
 END_TEST
 

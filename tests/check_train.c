@@ -16,6 +16,7 @@
 #include "parser.h"
 #include "option_list.h"
 #include "saliency_layer.h"
+#include "saliency_util.h"
 #include "testutil.h"
 
 #define HEAD "[net]\nbatch=4\nwidth=12\nheight=12\nchannels=2\nlearning_rate=0.05\nmomentum=0\ndecay=0\npolicy=constant\nmax_batches=100\n"
@@ -318,6 +319,7 @@ START_TEST(section_values_are_exact)
         ck_assert(out.rc.lambda == cases[i].weight && out.rc.step == cases[i].step);
         ck_assert_str_eq(out.rc.reg->name, cases[i].reg);
         ck_assert_int_eq(out.rc.method, cases[i].m);
+        sal_free_data_cfg(options);
     }
 }
 END_TEST
