@@ -300,7 +300,14 @@ static int wait_child(child *c, double timeout)
     int st;
     for (;;) {
         pid_t r = waitpid(c->pid, &st, WNOHANG);
-        if (r == c->pid) return st;
+        if (r == c->pid) {
+            if (WIFEXITED(st) && WEXITSTATUS(st) == TU_SANITIZER_STATUS) {
+                long len;
+                char *text = slurp(c->out, &len);
+                tu_check_sanitizer(c->out, WEXITSTATUS(st), text);
+            }
+            return st;
+        }
         if (now() - t0 > timeout) {
             kill(c->pid, SIGKILL);
             waitpid(c->pid, &st, 0);
