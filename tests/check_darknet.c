@@ -192,7 +192,7 @@ START_TEST(resnet_backward_matches_central_differences)
 }
 END_TEST
 
-// patches 0020, 0021: free_network() frees everything a parsed network allocated (net->seen, t,
+// patches 0020, 0003: free_network() frees everything a parsed network allocated (net->seen, t,
 // cost, workspace, a softmax's loss, a [saliency] layer's state and the engine its first training
 // step made). SANITIZE=1: LeakSanitizer checks it at the test's exit. Plain builds: glibc's count
 // of allocated bytes (mallinfo2; it does not see ASan's heap) over many parse/train/free cycles.
