@@ -1,0 +1,117 @@
+// check_insdel.c: the Gaussian blurs (blur.h) against the direct 2-D convolution, and the
+// insertion/deletion curves (insdel.h): ranking with ties, the composed images, batching, AUC.
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blur.h"
+#include "insdel.h"
+#include "testutil.h"
+
+START_TEST(blur_separable_matches_naive)
+{
+    // the protocol's 11x11 sigma 5; I-GOS's 51x51 sigma 50 on an image smaller than the kernel
+    const int cases[][5] = {{2, 13, 17, 11, 5}, {3, 20, 30, 51, 50}, {1, 1, 1, 11, 5}, {1, 4, 9, 3, 1}};
+    for (int t = 0; t < 4; t++) {
+        int c = cases[t][0], h = cases[t][1], w = cases[t][2], size = cases[t][3];
+        int n = c * h * w;
+        float *x = malloc(n * sizeof(float)), *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+        uint64_t rng = 3 + t;
+        tu_fill(x, n, 0, 1, &rng);
+        ck_assert_int_eq(blur_gauss(x, c, h, w, size, cases[t][4], a), 0);
+        ck_assert_int_eq(blur_gauss_naive(x, c, h, w, size, cases[t][4], b), 0);
+        for (int i = 0; i < n; i++) ck_assert_msg(fabsf(a[i] - b[i]) <= 1e-5f, "case %d index %d: %g vs %g", t, i, a[i], b[i]);
+        free(x); free(a); free(b);
+    }
+}
+END_TEST
+
+START_TEST(blur_weights_sum_to_one_and_pad_with_zero)
+{
+    int h = 25, w = 25, n = h * w;
+    float *x = malloc(n * sizeof(float)), *o = malloc(n * sizeof(float));
+    for (int i = 0; i < n; i++) x[i] = 0.8f;
+    ck_assert_int_eq(blur_gauss(x, 1, h, w, 11, 5, o), 0);
+    ck_assert_float_eq_tol(o[12 * w + 12], 0.8f, 1e-6f);   // the window inside: a constant stays
+    ck_assert(o[0] < 0.5f && o[0] > 0.1f);                    // a corner sees about a quarter of it
+    ck_assert_int_eq(blur_gauss(x, 1, h, w, 10, 5, o), -1);   // even sizes are refused
+    ck_assert_int_eq(blur_gauss(x, 1, h, w, 11, 0, o), -1);
+    free(x); free(o);
+}
+END_TEST
+
+START_TEST(order_is_by_decreasing_saliency_ties_lower_index_first)
+{
+    const float map[8] = {0.5f, 0.9f, 0.5f, NAN, 0.9f, -1, 0.5f, 2};
+    const int want[8] = {7, 1, 4, 0, 2, 6, 5, 3};
+    int order[8];
+    ck_assert_int_eq(insdel_order(map, 8, order), 0);
+    for (int i = 0; i < 8; i++) ck_assert_int_eq(order[i], want[i]);
+}
+END_TEST
+
+START_TEST(auc_of_hand_made_curves)
+{
+    const double down[] = {1, 0.5, 0}, flat[] = {0.7, 0.7, 0.7, 0.7}, tri[] = {0, 1, 0};
+    ck_assert_double_eq_tol(insdel_auc(down, 2), 0.5, 1e-12);
+    ck_assert_double_eq_tol(insdel_auc(flat, 3), 0.7, 1e-12);
+    ck_assert_double_eq_tol(insdel_auc(tri, 2), 0.5, 1e-12);
+    ck_assert_int_eq(insdel_steps(10, 3), 4);
+    ck_assert_int_eq(insdel_steps(9, 3), 3);
+}
+END_TEST
+
+// a linear "network": the score is the sum of channel 0 plus twice channel 1
+typedef struct { int c, hw, calls, most; } lin_ctx;
+
+static int lin_score(void *p, const float *img, int nb, double *s)
+{
+    lin_ctx *k = p;
+    k->calls++;
+    if (nb > k->most) k->most = nb;
+    for (int b = 0; b < nb; b++) {
+        s[b] = 0;
+        for (int i = 0; i < k->hw; i++) s[b] += img[(size_t)b * k->c * k->hw + i] + 2.0 * img[((size_t)b * k->c + 1) * k->hw + i];
+    }
+    return 0;
+}
+
+START_TEST(curves_take_pixels_in_order_all_channels_together)
+{
+    int c = 2, hw = 10, step = 3, n = insdel_steps(hw, step);
+    float x[20], zero[20] = {0}, map[10];
+    for (int i = 0; i < hw; i++) { x[i] = 1; x[hw + i] = 0.5f; map[i] = (float)(i % 4); }
+    int order[10];
+    insdel_order(map, hw, order);
+    double del[5], del1[5];
+    lin_ctx k = {c, hw, 0, 0};
+    ck_assert_int_eq(insdel_curve(x, zero, c, hw, order, step, 3, lin_score, &k, del), 0);
+    ck_assert_int_eq(k.calls, 2);   // 5 images, at most 3 at a time
+    ck_assert_int_eq(k.most, 3);
+    // each pixel is worth 1 + 2 * 0.5 = 2: deleting 3, 6, 9, 10 pixels
+    const double want[5] = {20, 14, 8, 2, 0};
+    for (int i = 0; i <= n; i++) ck_assert_double_eq_tol(del[i], want[i], 1e-9);
+    lin_ctx k1 = {c, hw, 0, 0};
+    insdel_curve(x, zero, c, hw, order, step, 1, lin_score, &k1, del1);
+    ck_assert_int_eq(k1.calls, n + 1);
+    for (int i = 0; i <= n; i++) ck_assert_double_eq(del[i], del1[i]);   // batching changes nothing
+    // insertion is the same walk the other way
+    double ins[5];
+    insdel_curve(zero, x, c, hw, order, step, 4, lin_score, &k1, ins);
+    for (int i = 0; i <= n; i++) ck_assert_double_eq_tol(ins[i], 20 - want[i], 1e-9);
+}
+END_TEST
+
+Suite *make_insdel_suite(void)
+{
+    Suite *s = suite_create("insdel");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, blur_separable_matches_naive);
+    tcase_add_test(tc, blur_weights_sum_to_one_and_pad_with_zero);
+    tcase_add_test(tc, order_is_by_decreasing_saliency_ties_lower_index_first);
+    tcase_add_test(tc, auc_of_hand_made_curves);
+    tcase_add_test(tc, curves_take_pixels_in_order_all_channels_together);
+    suite_add_tcase(s, tc);
+    return s;
+}
