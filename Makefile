@@ -118,7 +118,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_CXX     ?= clang++
 FUZZ_BUILD   ?= build-fuzz
-FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer -g
 FUZZ_DKFLAGS := OPENCV=$(OPENCV) OPENMP=0 DEBUG=0 BLAS=$(BLAS) CC=$(FUZZ_CC) CPP="$(FUZZ_CXX) -std=c++11" \
                 SALFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)"
 FUZZ_OPTS    ?= -jobs=1 -workers=1 -rss_limit_mb=2048 -timeout=10 -close_fd_mask=3 -print_final_stats=1
