@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -47,6 +48,53 @@ START_TEST(corpus_replays_cleanly)
 }
 END_TEST
 
+// ---- the user-visible side of the findings ---------------------------------------------------
+
+// writes the file part of the corpus input <name>/<file> (after the harness's skip prefix bytes)
+// to <tmp>/<out>; its path into path
+static void corpus_payload(const char *name, const char *file, size_t skip, const char *out, char *path, size_t n)
+{
+    char src[1024];
+    snprintf(src, sizeof(src), "%s/%s/%s", FUZZ_CORPUS_DIR, name, file);
+    FILE *f = fopen(src, "rb");
+    ck_assert_msg(f != NULL, "no corpus file %s", src);
+    static unsigned char buf[1 << 16];
+    size_t got = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    ck_assert(got >= skip);
+    snprintf(path, n, "%s/%s", tu_tmpdir(), out);
+    f = fopen(path, "wb");
+    ck_assert(f != NULL);
+    ck_assert(fwrite(buf + skip, 1, got - skip, f) == got - skip);
+    fclose(f);
+}
+
+// runs "$DARKNET saliency <args>" in the test's temporary directory; exit status, output in out
+static int run_verb(const char *args, char *out, int n)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f bad.list && '%s' saliency %s", tu_tmpdir(), tu_darknet(), args);
+    return tu_run(cmd, out, n);
+}
+
+// fuzz_image, crash-pgm-undecodable-blank10x10: a PGM header OpenCV cannot read came back from
+// darknet's loader as a blank 10x10 3-channel image (and "echo <file> >> bad.list" through a
+// shell); compare and map went on with it. Patch 0031: load_image_checked.
+START_TEST(undecodable_image_is_an_error)
+{
+    char bad[600], args[2048], out[16384], badlist[700];
+    corpus_payload("image", "crash-pgm-undecodable-blank10x10", 3, "undecodable.pgm", bad, sizeof(bad));
+    snprintf(args, sizeof(args), "compare '%s' '%s'", bad, bad);
+    int rc = run_verb(args, out, sizeof(out));
+    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
+    char want[800];
+    snprintf(want, sizeof(want), "darknet saliency: image '%s' could not be decoded", bad);
+    ck_assert_msg(strstr(out, want) != NULL, "no '%s' in: %s", want, out);
+    snprintf(badlist, sizeof(badlist), "%s/bad.list", tu_tmpdir());
+    ck_assert_msg(access(badlist, F_OK) != 0, "the extension's loader wrote %s", badlist);
+}
+END_TEST
+
 Suite *make_fuzz_suite(void)
 {
     Suite *s = suite_create("fuzz");
@@ -56,6 +104,10 @@ Suite *make_fuzz_suite(void)
     char name[64];
     while(fuzz_name(n, name, sizeof(name))) n++;
     tcase_add_loop_test(tc, corpus_replays_cleanly, 0, n);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("findings");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, undecodable_image_is_an_error);
     suite_add_tcase(s, tc);
     return s;
 }

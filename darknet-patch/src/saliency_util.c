@@ -141,7 +141,8 @@ int sal_read_image(const char *path, int w, int h, int c, image *out, char *err,
     unsigned char magic[8] = {0};
     size_t n = fread(magic, 1, sizeof(magic), f);
     fclose(f);
-    /* darknet's OpenCV loader returns a blank 10x10 image for what it cannot decode: refuse first */
+    /* a quick refusal with a clear message; load_image_checked (patch 0031) says whether OpenCV
+       decoded the rest (darknet's load_image returns a blank 10x10 image for what it cannot) */
     int known = n >= 4 && ((magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G') ||
                            (magic[0] == 0xFF && magic[1] == 0xD8) || (magic[0] == 'B' && magic[1] == 'M') ||
                            (magic[0] == 'P' && magic[1] >= '1' && magic[1] <= '6') ||
@@ -151,7 +152,7 @@ int sal_read_image(const char *path, int w, int h, int c, image *out, char *err,
         snprintf(err, errlen, "image '%s' is not a PNG, JPEG, BMP, PNM, GIF or TIFF file", path);
         return -1;
     }
-    image im = load_image((char *)path, w, h, c);
+    image im = load_image_checked((char *)path, w, h, c);
     if(!im.data || im.w <= 0 || im.h <= 0){
         free_image(im);
         snprintf(err, errlen, "image '%s' could not be decoded", path);
