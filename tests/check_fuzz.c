@@ -77,21 +77,24 @@ static int run_verb(const char *args, char *out, int n)
     return tu_run(cmd, out, n);
 }
 
-// fuzz_image, crash-pgm-undecodable-blank10x10: a PGM header OpenCV cannot read came back from
-// darknet's loader as a blank 10x10 3-channel image (and "echo <file> >> bad.list" through a
-// shell); compare and map went on with it. Patch 0031: load_image_checked.
+// fuzz_image findings: files our magic-byte check lets through that darknet's loader cannot read.
+// crash-pgm-undecodable-blank10x10: a PGM header OpenCV cannot read came back as a blank 10x10
+// 3-channel image (and "echo <file> >> bad.list" through a shell); compare and map went on with it
+// (patch 0031: load_image_checked). crash-bmp-too-wide-cv-exception: a BMP announcing more than
+// CV_IO_MAX_IMAGE_WIDTH columns made imread throw through darknet's C code: SIGABRT (patch 0032).
+static const char *IMAGE_FINDINGS[] = {"crash-pgm-undecodable-blank10x10", "crash-bmp-too-wide-cv-exception"};
+
 START_TEST(undecodable_image_is_an_error)
 {
-    char bad[600], args[2048], out[16384], badlist[700];
-    corpus_payload("image", "crash-pgm-undecodable-blank10x10", 3, "undecodable.pgm", bad, sizeof(bad));
+    char bad[600], args[2048], out[16384], badlist[700], want[800];
+    corpus_payload("image", IMAGE_FINDINGS[_i], 3, "undecodable", bad, sizeof(bad));
     snprintf(args, sizeof(args), "compare '%s' '%s'", bad, bad);
     int rc = run_verb(args, out, sizeof(out));
-    ck_assert_msg(rc == 1, "exit %d: %s", rc, out);
-    char want[800];
+    ck_assert_msg(rc == 1, "%s: exit %d (want 1, not a signal): %s", IMAGE_FINDINGS[_i], rc, out);
     snprintf(want, sizeof(want), "darknet saliency: image '%s' could not be decoded", bad);
-    ck_assert_msg(strstr(out, want) != NULL, "no '%s' in: %s", want, out);
+    ck_assert_msg(strstr(out, want) != NULL, "%s: no '%s' in: %s", IMAGE_FINDINGS[_i], want, out);
     snprintf(badlist, sizeof(badlist), "%s/bad.list", tu_tmpdir());
-    ck_assert_msg(access(badlist, F_OK) != 0, "the extension's loader wrote %s", badlist);
+    ck_assert_msg(access(badlist, F_OK) != 0, "%s: the extension's loader wrote %s", IMAGE_FINDINGS[_i], badlist);
 }
 END_TEST
 
@@ -107,7 +110,7 @@ Suite *make_fuzz_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("findings");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, undecodable_image_is_an_error);
+    tcase_add_loop_test(tc, undecodable_image_is_an_error, 0, sizeof(IMAGE_FINDINGS)/sizeof(IMAGE_FINDINGS[0]));
     suite_add_tcase(s, tc);
     return s;
 }
