@@ -121,7 +121,7 @@ FUZZ_BUILD   ?= build-fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer -g
 FUZZ_DKFLAGS := OPENCV=$(OPENCV) OPENMP=0 DEBUG=0 BLAS=$(BLAS) CC=$(FUZZ_CC) CPP="$(FUZZ_CXX) -std=c++11" \
                 SALFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)"
-FUZZ_OPTS    ?= -jobs=1 -workers=1 -rss_limit_mb=2048 -timeout=10 -close_fd_mask=3 -print_final_stats=1
+FUZZ_OPTS    ?= -rss_limit_mb=2048 -timeout=10 -close_fd_mask=3 -print_final_stats=1
 FUZZ_INC     := -Itests/fuzz -Isrc -Idarknet-patch/src -I$(FUZZ_BUILD)/darknet/include -I$(FUZZ_BUILD)/darknet/src
 FUZZ_LIBS    := $(FUZZ_BUILD)/darknet/libdarknet.a $(if $(filter 1,$(OPENCV)),-lstdc++) \
                 $(if $(filter 1,$(BLAS)),-lopenblas) -lm -pthread

@@ -72,8 +72,9 @@ static void corpus_payload(const char *name, const char *file, size_t skip, cons
 // runs "$DARKNET saliency <args>" in the test's temporary directory; exit status, output in out
 static int run_verb(const char *args, char *out, int n)
 {
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f bad.list && '%s' saliency %s", tu_tmpdir(), tu_darknet(), args);
+    char cmd[8192], bin[4096];
+    ck_assert_msg(realpath(tu_darknet(), bin) != NULL, "no darknet binary at %s", tu_darknet());
+    snprintf(cmd, sizeof(cmd), "cd '%s' && rm -f bad.list && '%s' saliency %s", tu_tmpdir(), bin, args);
     return tu_run(cmd, out, n);
 }
 
