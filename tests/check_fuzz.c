@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "darknet.h"
+#include "list.h"
+#include "option_list.h"
+#include "saliency_layer.h"
 
 #ifndef FUZZ_REPLAY_DIR
 #error "FUZZ_REPLAY_DIR, FUZZ_CORPUS_DIR and FUZZ_NAMES come from the Makefile"
@@ -99,6 +103,37 @@ START_TEST(undecodable_image_is_an_error)
 }
 END_TEST
 
+// fuzz_section, crash-step-rounds-to-zero: step=.5e-61 is above 0 as a double, and passed, but is 0
+// as the float the section keeps: finite differences with a zero step. Now an error naming it.
+START_TEST(tiny_step_is_refused)
+{
+    const char *vals[] = {".5e-61", "1e-46", "1e-300"};
+    for(int i = 0; i < 3; ++i){
+        list *options = make_list();
+        char key[] = "step", val[32];
+        snprintf(val, sizeof(val), "%s", vals[i]);
+        option_insert(options, key, val);
+        sal_section sec;
+        char err[1024] = "";
+        ck_assert_int_eq(sal_section_read(options, &sec, err, sizeof(err)), -1);
+        char want[64];
+        snprintf(want, sizeof(want), "step=%s is not valid", vals[i]);
+        ck_assert_msg(strstr(err, want) && strstr(err, "0 as a float"), "%s", err);
+        free_list_contents(options);
+        free_list(options);
+    }
+    list *options = make_list();
+    char key[] = "step", val[] = "1e-30";   // small, but a float above 0
+    option_insert(options, key, val);
+    sal_section sec;
+    char err[1024] = "";
+    ck_assert_msg(sal_section_read(options, &sec, err, sizeof(err)) == 0, "%s", err);
+    ck_assert(sec.rc.step > 0);
+    free_list_contents(options);
+    free_list(options);
+}
+END_TEST
+
 Suite *make_fuzz_suite(void)
 {
     Suite *s = suite_create("fuzz");
@@ -111,6 +146,7 @@ Suite *make_fuzz_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("findings");
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, tiny_step_is_refused);
     tcase_add_loop_test(tc, undecodable_image_is_an_error, 0, sizeof(IMAGE_FINDINGS)/sizeof(IMAGE_FINDINGS[0]));
     suite_add_tcase(s, tc);
     return s;
