@@ -103,8 +103,9 @@ int sal_check_weights(network *net, const char *cfg, const char *weights, char *
         snprintf(err, errlen, "weights file '%s' is truncated: %ld bytes, not even a header", weights, (long)st.st_size);
         return -1;
     }
-    /* files before version 0.2 store seen as an int */
-    if(want > 0 && !((major*10 + minor) >= 2 && major < 1000 && minor < 1000)) want -= sizeof(size_t) - sizeof(int);
+    /* files before version 0.2 store seen as an int: load_weights' test, in long like patch 0033
+       (major*10 overflowed for |major| > 214748364) */
+    if(want > 0 && !(((long)major*10 + minor) >= 2 && major < 1000 && minor < 1000)) want -= sizeof(size_t) - sizeof(int);
     if(want > 0 && st.st_size < want){
         snprintf(err, errlen, "weights file '%s' is truncated: %ld bytes, cfg '%s' needs %ld", weights, (long)st.st_size, cfg, want);
         return -1;
