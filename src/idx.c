@@ -2,6 +2,7 @@
 // through a `gzip -dc` child, headers and sizes checked before anything is used.
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "idx.h"
+
+extern char **environ;
 
 static uint32_t idx_be32(const unsigned char *p)
 {
@@ -50,29 +53,29 @@ static int idx_read_fd(int fd, const char *path, unsigned char **buf, size_t *n,
     return 0;
 }
 
-// The decompressed content of the gzip file path, from a `gzip -dc` child.
+// The decompressed content of the gzip file path, from a `gzip -dc` child (posix_spawn: no copy
+// of a large parent's page tables, as fork would make).
 static int idx_gunzip(const char *path, unsigned char **buf, size_t *n, char *err, size_t errlen)
 {
     int p[2];
     *buf = NULL;
     if(pipe(p) != 0){ snprintf(err, errlen, "decompressing '%s': pipe: %s", path, strerror(errno)); return -1; }
-    pid_t pid = fork();
-    if(pid < 0){
-        snprintf(err, errlen, "decompressing '%s': fork: %s", path, strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclose(&fa, p[0]);
+    if(p[1] != 1) posix_spawn_file_actions_addclose(&fa, p[1]);
+    char *argv[] = {"gzip", "-dc", "--", (char *)path, NULL};
+    pid_t pid;
+    int e = posix_spawnp(&pid, "gzip", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(p[1]);
+    if(e != 0){
         close(p[0]);
-        close(p[1]);
+        snprintf(err, errlen, "decompressing '%s': cannot run gzip", path);
         return -1;
     }
-    if(pid == 0){
-        int null = open("/dev/null", O_WRONLY);
-        dup2(p[1], 1);
-        if(null >= 0) dup2(null, 2);
-        close(p[0]);
-        close(p[1]);
-        execlp("gzip", "gzip", "-dc", "--", path, (char *)0);
-        _exit(127);
-    }
-    close(p[1]);
     size_t len = 0;
     int rc = idx_read_fd(p[0], path, buf, &len, err, errlen);
     close(p[0]);
