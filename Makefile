@@ -126,7 +126,7 @@ FUZZ_INC     := -Itests/fuzz -Isrc -Idarknet-patch/src -I$(FUZZ_BUILD)/darknet/i
 FUZZ_LIBS    := $(FUZZ_BUILD)/darknet/libdarknet.a $(if $(filter 1,$(OPENCV)),-lstdc++) \
                 $(if $(filter 1,$(BLAS)),-lopenblas) -lm -pthread
 FUZZ_REPLAY  := $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_NAMES))
-.PHONY: fuzz fuzz-build
+.PHONY: fuzz fuzz-build fuzz-replay
 
 # The instrumented tree and the harnesses (clang and its libFuzzer runtime installed when missing).
 fuzz-build:
@@ -151,6 +151,15 @@ fuzz: fuzz-build
 	    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|peak_rss_mb)' $(FUZZ_BUILD)/fuzz-$$n.log; \
 	    if [ $$rc != 0 ]; then tail -n 40 $(FUZZ_BUILD)/fuzz-$$n.log; \
 	        echo "fuzz $$n: a finding (exit $$rc), reproducer in $(FUZZ_BUILD)/crashes/$$n/" >&2; exit 1; fi; \
+	done
+
+# The committed corpus through the instrumented harnesses (clang's ASan+UBSan, which catch what
+# gcc's do not, e.g. float-cast-overflow): seconds.
+fuzz-replay: fuzz-build
+	@for n in $(FUZZ); do \
+	    $(FUZZ_BUILD)/fuzz/fuzz_$$n -runs=0 -close_fd_mask=3 tests/fuzz/corpus/$$n > $(FUZZ_BUILD)/replay-$$n.log 2>&1 || \
+	        { tail -n 40 $(FUZZ_BUILD)/replay-$$n.log; echo "fuzz-replay $$n: a finding" >&2; exit 1; }; \
+	    echo "$$n: $$(grep -E '^#[0-9]+ +INITED' $(FUZZ_BUILD)/replay-$$n.log)"; \
 	done
 
 # The replay binaries of `make test` (part of check_all; tests/check_fuzz.c runs them).

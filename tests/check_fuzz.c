@@ -134,6 +134,31 @@ START_TEST(tiny_step_is_refused)
 }
 END_TEST
 
+// fuzz_image, crash-resize-to-height-1: darknet's resize_image to a height of 1 read row
+// (int)(0*inf), undefined behaviour (patch 0034). clang's UBSan build of `make fuzz` stops there;
+// gcc's -Ofast build happens to fold 0*inf to 0 and gcc's -fsanitize=undefined has no
+// float-cast-overflow, so this test (map on a one-row net) passes with and without the patch:
+// the reproducer's regression test is replaying it under `make fuzz`'s build.
+START_TEST(map_on_a_one_row_net)
+{
+    char cfg[600], names[600], data[600], img[600], args[4096], out[16384];
+    snprintf(cfg, sizeof(cfg), "%s/row.cfg", tu_tmpdir());
+    snprintf(names, sizeof(names), "%s/row.names", tu_tmpdir());
+    snprintf(data, sizeof(data), "%s/row.data", tu_tmpdir());
+    tu_write_text(cfg, "[net]\nbatch=1\nwidth=6\nheight=1\nchannels=3\n"
+                       "[convolutional]\nfilters=2\nsize=1\nactivation=linear\n[avgpool]\n[softmax]\n");
+    tu_write_text(names, "a\nb\n");
+    char text[1300];
+    snprintf(text, sizeof(text), "classes=2\nnames=%s\n", names);
+    tu_write_text(data, text);
+    corpus_payload("image", "seed-png-rgb", 3, "row.png", img, sizeof(img));
+    snprintf(args, sizeof(args), "map '%s' '%s' '' '%s' -out '%s/row'", data, cfg, img, tu_tmpdir());
+    int rc = run_verb(args, out, sizeof(out));
+    ck_assert_msg(rc == 0, "exit %d (a one-row net): %s", rc, out);
+    ck_assert_msg(strstr(out, "predicted: ") != NULL, "%s", out);
+}
+END_TEST
+
 Suite *make_fuzz_suite(void)
 {
     Suite *s = suite_create("fuzz");
@@ -147,6 +172,7 @@ Suite *make_fuzz_suite(void)
     tc = tcase_create("findings");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, tiny_step_is_refused);
+    tcase_add_test(tc, map_on_a_one_row_net);
     tcase_add_loop_test(tc, undecodable_image_is_an_error, 0, sizeof(IMAGE_FINDINGS)/sizeof(IMAGE_FINDINGS[0]));
     suite_add_tcase(s, tc);
     return s;
