@@ -148,7 +148,7 @@ fuzz: fuzz-build
 	    $(FUZZ_BUILD)/fuzz/fuzz_$$n $(FUZZ_OPTS) $$d -max_total_time=$(FUZZ_SECONDS) \
 	        -artifact_prefix=$(FUZZ_BUILD)/crashes/$$n/ $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
 	        > $(FUZZ_BUILD)/fuzz-$$n.log 2>&1; rc=$$?; \
-	    grep -E '^#[0-9]+ +DONE|^stat::(number_of_executed_units|peak_rss_mb)' $(FUZZ_BUILD)/fuzz-$$n.log; \
+	    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|peak_rss_mb)' $(FUZZ_BUILD)/fuzz-$$n.log; \
 	    if [ $$rc != 0 ]; then tail -n 40 $(FUZZ_BUILD)/fuzz-$$n.log; \
 	        echo "fuzz $$n: a finding (exit $$rc), reproducer in $(FUZZ_BUILD)/crashes/$$n/" >&2; exit 1; fi; \
 	done
@@ -159,7 +159,7 @@ fuzz-replay: fuzz-build
 	@for n in $(FUZZ); do \
 	    $(FUZZ_BUILD)/fuzz/fuzz_$$n -runs=0 -close_fd_mask=3 tests/fuzz/corpus/$$n > $(FUZZ_BUILD)/replay-$$n.log 2>&1 || \
 	        { tail -n 40 $(FUZZ_BUILD)/replay-$$n.log; echo "fuzz-replay $$n: a finding" >&2; exit 1; }; \
-	    echo "$$n: $$(grep -E '^#[0-9]+ +INITED' $(FUZZ_BUILD)/replay-$$n.log)"; \
+	    echo "$$n: $$(grep -E '^#[0-9]+[[:space:]]+INITED' $(FUZZ_BUILD)/replay-$$n.log)"; \
 	done
 
 # The replay binaries of `make test` (part of check_all; tests/check_fuzz.c runs them).
