@@ -112,6 +112,76 @@ endif
 test: $(BUILD)/check_all
 	$(SANENV) DARKNET=$(DK)/darknet $(BUILD)/check_all
 
+# ---- fuzz: libFuzzer harnesses (tests/fuzz/, its README says what each one feeds) ----------
+# `make fuzz`: each harness tests/fuzz/fuzz_<name>.c built with Debian's clang and
+# -fsanitize=fuzzer,address,undefined against a darknet + extension built with clang and
+# -fsanitize=fuzzer-no-link,address,undefined in $(FUZZ_BUILD)/ (a tree of its own), then run for
+# FUZZ_SECONDS on the committed seeds tests/fuzz/corpus/<name>/ (new inputs go to
+# $(FUZZ_BUILD)/corpus/<name>/, crash reproducers to $(FUZZ_BUILD)/crashes/<name>/, the log to
+# $(FUZZ_BUILD)/fuzz-<name>.log). FUZZ="idx image" picks harnesses. One fuzzer at a time.
+# `make test` replays the committed corpus: the same harness sources with the normal compiler and
+# tests/fuzz/replay.c as main ($(BUILD)/fuzz/replay_<name>, sanitized under SANITIZE=1), run by
+# tests/check_fuzz.c.
+FUZZ_NAMES   := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ         ?= $(FUZZ_NAMES)
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CXX     ?= clang++
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer -g
+FUZZ_DKFLAGS := OPENCV=$(OPENCV) OPENMP=0 DEBUG=0 BLAS=$(BLAS) CC=$(FUZZ_CC) CPP="$(FUZZ_CXX) -std=c++11" \
+                SALFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)"
+FUZZ_OPTS    ?= -rss_limit_mb=2048 -timeout=10 -close_fd_mask=3 -print_final_stats=1
+FUZZ_INC     := -Itests/fuzz -Isrc -Idarknet-patch/src -I$(FUZZ_BUILD)/darknet/include -I$(FUZZ_BUILD)/darknet/src
+FUZZ_LIBS    := $(FUZZ_BUILD)/darknet/libdarknet.a $(if $(filter 1,$(OPENCV)),-lstdc++) \
+                $(if $(filter 1,$(BLAS)),-lopenblas) -lm -pthread
+FUZZ_REPLAY  := $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_NAMES))
+.PHONY: fuzz fuzz-build fuzz-replay
+
+# The instrumented tree and the harnesses (clang and its libFuzzer runtime installed when missing).
+fuzz-build:
+	@scripts/setup.sh clang libclang-rt-14-dev
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) 'DKFLAGS=$(FUZZ_DKFLAGS)' darknet
+	$(MAKE) --no-print-directory $(patsubst %,$(FUZZ_BUILD)/fuzz/fuzz_%,$(FUZZ))
+
+$(FUZZ_BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_BUILD)/darknet/libdarknet.a
+	@mkdir -p $(dir $@)
+	f=$$(scripts/pkg-flags.sh --libs $(if $(filter 1,$(OPENCV)),opencv4)) && \
+	    $(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -O1 -std=gnu11 -Wall $(FUZZ_INC) $< -o $@ $(FUZZ_LIBS) $$f
+
+# Runs each harness for FUZZ_SECONDS; stops at the first crash, hang or sanitizer report.
+fuzz: fuzz-build
+	@for n in $(FUZZ); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/crashes/$$n; \
+	    d=; [ -f tests/fuzz/$$n.dict ] && d=-dict=tests/fuzz/$$n.dict; \
+	    echo "fuzz $$n: $(FUZZ_SECONDS) s (log $(FUZZ_BUILD)/fuzz-$$n.log)"; \
+	    $(FUZZ_BUILD)/fuzz/fuzz_$$n $(FUZZ_OPTS) $$d -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=$(FUZZ_BUILD)/crashes/$$n/ $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+	        > $(FUZZ_BUILD)/fuzz-$$n.log 2>&1; rc=$$?; \
+	    grep -E '^#[0-9]+[[:space:]]+DONE|^stat::(number_of_executed_units|peak_rss_mb)' $(FUZZ_BUILD)/fuzz-$$n.log; \
+	    if [ $$rc != 0 ]; then tail -n 40 $(FUZZ_BUILD)/fuzz-$$n.log; \
+	        echo "fuzz $$n: a finding (exit $$rc), reproducer in $(FUZZ_BUILD)/crashes/$$n/" >&2; exit 1; fi; \
+	done
+
+# The committed corpus through the instrumented harnesses (clang's ASan+UBSan, which catch what
+# gcc's do not, e.g. float-cast-overflow): seconds.
+fuzz-replay: fuzz-build
+	@for n in $(FUZZ); do \
+	    $(FUZZ_BUILD)/fuzz/fuzz_$$n -runs=0 -close_fd_mask=3 tests/fuzz/corpus/$$n > $(FUZZ_BUILD)/replay-$$n.log 2>&1 || \
+	        { tail -n 40 $(FUZZ_BUILD)/replay-$$n.log; echo "fuzz-replay $$n: a finding" >&2; exit 1; }; \
+	    echo "$$n: $$(grep -E '^#[0-9]+[[:space:]]+INITED' $(FUZZ_BUILD)/replay-$$n.log)"; \
+	done
+
+# The replay binaries of `make test` (part of check_all; tests/check_fuzz.c runs them).
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz_util.h darknet
+	@mkdir -p $(dir $@)
+	f=$$(scripts/pkg-flags.sh --libs $(if $(filter 1,$(OPENCV)),opencv4)) && \
+	    $(CC) $(TCFLAGS) -Itests/fuzz $< tests/fuzz/replay.c -o $@ $(TLIBS) $$f
+$(BUILD)/check_all: $(FUZZ_REPLAY)
+$(BUILD)/tests/check_fuzz.o: TCFLAGS += -DFUZZ_REPLAY_DIR='"$(abspath $(BUILD))/fuzz"' \
+                                        -DFUZZ_CORPUS_DIR='"$(abspath tests/fuzz/corpus)"' -DFUZZ_NAMES='"$(FUZZ_NAMES)"'
+# ---- end fuzz --------------------------------------------------------------------------------
+
 # ---- the main job ----------------------------------------------------------------------------
 demo: darknet
 	scripts/demo.sh

@@ -10,13 +10,12 @@
 #include <errno.h>
 #include <math.h>
 #include <unistd.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include "darknet.h"
 #include "saliency_util.h"
+#include "idx.h"
 
 #define PREP_SRC "/usr/share/datasets/fashion-mnist"
 #define PREP_CLASSES 10
@@ -32,13 +31,6 @@ static const char *prep_name[PREP_CLASSES] = {
     "t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot"
 };
 
-typedef struct {
-    char path[4096];        // the file read (for messages)
-    int n, rows, cols;      // images (or labels) and their size; rows = cols = 0 for labels
-    unsigned char *raw;     // the whole decompressed file
-    unsigned char *data;    // raw + header: (n, rows, cols) bytes, or (n) labels
-} prep_idx;
-
 static void prep_usage(void)
 {
     fprintf(stderr,
@@ -53,68 +45,6 @@ static uint32_t prep_be32(const unsigned char *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
-/* Reads all of fd into a growing buffer; returns it, its length in *n. */
-static unsigned char *prep_slurp(int fd, const char *path, size_t *n)
-{
-    size_t cap = 1 << 20, len = 0;
-    unsigned char *buf = malloc(cap);
-    if(!buf) sal_die("out of memory reading '%s'", path);
-    for(;;){
-        if(len == cap){
-            cap *= 2;
-            buf = realloc(buf, cap);
-            if(!buf) sal_die("out of memory reading '%s' (%lu bytes so far)", path, (unsigned long)len);
-        }
-        ssize_t got = read(fd, buf + len, cap - len);
-        if(got < 0 && errno == EINTR) continue;
-        if(got < 0) sal_die("reading '%s': %s", path, strerror(errno));
-        if(got == 0) break;
-        len += got;
-    }
-    *n = len;
-    return buf;
-}
-
-/* The whole content of path: through `gzip -dc` when it starts with gzip's magic bytes, as it
-   is otherwise. A gzip stream that is cut short or damaged is an error naming the file. */
-static unsigned char *prep_read(const char *path, size_t *n)
-{
-    unsigned char magic[2] = {0, 0};
-    int fd = open(path, O_RDONLY);
-    if(fd < 0) sal_die("cannot open '%s': %s", path, strerror(errno));
-    ssize_t m = read(fd, magic, 2);
-    if(m == 2 && magic[0] == 0x1f && magic[1] == 0x8b){
-        close(fd);
-        int p[2];
-        if(pipe(p) != 0) sal_die("decompressing '%s': pipe: %s", path, strerror(errno));
-        pid_t pid = fork();
-        if(pid < 0) sal_die("decompressing '%s': fork: %s", path, strerror(errno));
-        if(pid == 0){
-            int null = open("/dev/null", O_WRONLY);
-            dup2(p[1], 1);
-            if(null >= 0) dup2(null, 2);
-            close(p[0]);
-            close(p[1]);
-            execlp("gzip", "gzip", "-dc", "--", path, (char *)0);
-            _exit(127);
-        }
-        close(p[1]);
-        unsigned char *buf = prep_slurp(p[0], path, n);
-        close(p[0]);
-        int status = 0;
-        while(waitpid(pid, &status, 0) < 0 && errno == EINTR);
-        if(WIFEXITED(status) && WEXITSTATUS(status) == 127) sal_die("decompressing '%s': cannot run gzip", path);
-        if(!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            sal_die("'%s' is not a whole gzip file (cut short or damaged: gzip -dc fails after %lu bytes)",
-                    path, (unsigned long)*n);
-        return buf;
-    }
-    lseek(fd, 0, SEEK_SET);
-    unsigned char *buf = prep_slurp(fd, path, n);
-    close(fd);
-    return buf;
-}
-
 /* <dir>/<base>.gz, or <dir>/<base> when only that exists */
 static void prep_find(char *dst, size_t size, const char *dir, const char *base)
 {
@@ -126,42 +56,16 @@ static void prep_find(char *dst, size_t size, const char *dir, const char *base)
             dir, base, dst);
 }
 
-/* An IDX file of unsigned bytes: magic 2051 with (n, rows, cols) for images, 2049 with (n) for
-   labels. Dies on a wrong magic, an odd size, a file cut short or with bytes after the data. */
-static prep_idx prep_load_idx(const char *dir, const char *base, int images)
+/* An IDX file of unsigned bytes (src/idx.h): magic 2051 with (n, rows, cols) for images, 2049
+   with (n) for labels. Dies on a wrong magic, an odd size, a file cut short or with bytes after
+   the data, a label that is not a Fashion-MNIST class. */
+static idx_file prep_load_idx(const char *dir, const char *base, int images)
 {
-    prep_idx x;
-    memset(&x, 0, sizeof(x));
-    prep_find(x.path, sizeof(x.path), dir, base);
-    size_t len;
-    x.raw = prep_read(x.path, &len);
-    size_t head = images ? 16 : 8;
-    uint32_t want = images ? 2051 : 2049;
-    if(len < head) sal_die("'%s' is cut short: %lu bytes, an idx %s header needs %lu", x.path, (unsigned long)len, images ? "image" : "label", (unsigned long)head);
-    uint32_t magic = prep_be32(x.raw);
-    if(magic != want)
-        sal_die("'%s' is not an idx %s file: magic number %u, expected %u", x.path, images ? "image" : "label", magic, want);
-    uint32_t n = prep_be32(x.raw + 4);
-    uint32_t rows = images ? prep_be32(x.raw + 8) : 1;
-    uint32_t cols = images ? prep_be32(x.raw + 12) : 1;
-    if(n == 0 || n > 100000000) sal_die("'%s': header says %u items (expected 1 to 100000000)", x.path, n);
-    if(rows == 0 || cols == 0 || rows > 4096 || cols > 4096)
-        sal_die("'%s': header says images of %u x %u pixels (expected 1 to 4096 each)", x.path, rows, cols);
-    size_t need = head + (size_t)n*rows*cols;
-    if(len < need)
-        sal_die("'%s' is cut short: the header says %u %s (%lu bytes), the file has %lu bytes", x.path, n, images ? "images" : "labels", (unsigned long)need, (unsigned long)len);
-    if(len > need)
-        sal_die("'%s' has %lu bytes after the %u %s its header announces (not an idx file, or a damaged one)", x.path, (unsigned long)(len - need), n, images ? "images" : "labels");
-    x.n = n;
-    x.rows = images ? (int)rows : 0;
-    x.cols = images ? (int)cols : 0;
-    x.data = x.raw + head;
-    if(!images){
-        uint32_t i;
-        for(i = 0; i < n; ++i){
-            if(x.data[i] >= PREP_CLASSES) sal_die("'%s': label %u is %d, Fashion-MNIST has classes 0..%d", x.path, i, x.data[i], PREP_CLASSES - 1);
-        }
-    }
+    idx_file x;
+    char path[4096], err[8400];
+    prep_find(path, sizeof(path), dir, base);
+    if(idx_read(path, images ? IDX_IMAGES : IDX_LABELS, &x, err, sizeof(err))) sal_die("%s", err);
+    if(!images && idx_check_labels(&x, PREP_CLASSES, "Fashion-MNIST", err, sizeof(err))) sal_die("%s", err);
     return x;
 }
 
@@ -232,7 +136,7 @@ static void prep_check_label(const char *path, const char *outdir, int cls)
 /* Writes the first count images of imgs (with their labels) as <out>/<set>/NNNNN_<token>.png
    (size x size pixels, or the native size when size is 0),
    keeping PNGs of the right size already there, and returns the list of their paths. */
-static prep_text prep_write_set(prep_idx *imgs, prep_idx *labs, int count, int size, const char *outdir, const char *set)
+static prep_text prep_write_set(idx_file *imgs, idx_file *labs, int count, int size, const char *outdir, const char *set)
 {
     char dir[512], prefix[1024], path[1100];
     snprintf(dir, sizeof(dir), "%s/%s", outdir, set);
@@ -319,17 +223,17 @@ void saliency_prepare(int argc, char **argv)
     for(i = 0; i < 2; ++i){
         char b[64];
         snprintf(b, sizeof(b), "%s-images-idx3-ubyte", bases[i]);
-        prep_idx imgs = prep_load_idx(src, b, 1);
+        idx_file imgs = prep_load_idx(src, b, 1);
         snprintf(b, sizeof(b), "%s-labels-idx1-ubyte", bases[i]);
-        prep_idx labs = prep_load_idx(src, b, 0);
+        idx_file labs = prep_load_idx(src, b, 0);
         if(imgs.n != labs.n) sal_die("'%s' has %d images but '%s' has %d labels", imgs.path, imgs.n, labs.path, labs.n);
         if(counts[i] < 0) counts[i] = imgs.n;
         if(counts[i] > imgs.n) sal_die("-%s %d: '%s' holds %d images", sets[i], counts[i], imgs.path, imgs.n);
         printf("%s: %d of %d images of %dx%d from %s -> %s/%s/ (%dx%d PNGs)\n", sets[i], counts[i], imgs.n,
                imgs.cols, imgs.rows, imgs.path, outdir, sets[i], size > 0 ? size : imgs.cols, size > 0 ? size : imgs.rows);
         lists[i] = prep_write_set(&imgs, &labs, counts[i], size, outdir, sets[i]);
-        free(imgs.raw);
-        free(labs.raw);
+        idx_free(&imgs);
+        idx_free(&labs);
     }
 
     char path[4096], trainlist[4096], testlist[4096], labels[4096], names[4096], backup[4096];

@@ -82,49 +82,92 @@ long sal_weights_bytes(network *net)
     return n;
 }
 
+int sal_check_weights(network *net, const char *cfg, const char *weights, char *err, size_t errlen)
+{
+    FILE *fp = fopen(weights, "rb");
+    if(!fp){
+        snprintf(err, errlen, "cannot open weights file '%s': %s", weights, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if(fstat(fileno(fp), &st) != 0){
+        snprintf(err, errlen, "cannot stat weights file '%s': %s", weights, strerror(errno));
+        fclose(fp);
+        return -1;
+    }
+    long want = sal_weights_bytes(net);
+    int major = 0, minor = 0, revision = 0;
+    size_t got = fread(&major, sizeof(int), 1, fp) + fread(&minor, sizeof(int), 1, fp) + fread(&revision, sizeof(int), 1, fp);
+    fclose(fp);
+    if(got != 3){
+        snprintf(err, errlen, "weights file '%s' is truncated: %ld bytes, not even a header", weights, (long)st.st_size);
+        return -1;
+    }
+    /* files before version 0.2 store seen as an int: load_weights' test, in long like patch 0033
+       (major*10 overflowed for |major| > 214748364) */
+    if(want > 0 && !(((long)major*10 + minor) >= 2 && major < 1000 && minor < 1000)) want -= sizeof(size_t) - sizeof(int);
+    if(want > 0 && st.st_size < want){
+        snprintf(err, errlen, "weights file '%s' is truncated: %ld bytes, cfg '%s' needs %ld", weights, (long)st.st_size, cfg, want);
+        return -1;
+    }
+    if(want > 0 && st.st_size > want){
+        snprintf(err, errlen, "weights file '%s' does not fit cfg '%s': %ld bytes, the cfg needs %ld (saved from another cfg?)",
+                 weights, cfg, (long)st.st_size, want);
+        return -1;
+    }
+    return 0;
+}
+
 network *sal_load_network(char *cfg, char *weights, int clear)
 {
+    char err[9000];
     sal_need_file(cfg, "cfg");
     network *net = parse_network_cfg(cfg);
     if(weights && weights[0]){
-        struct stat st;
-        sal_need_file(weights, "weights file");
-        stat(weights, &st);
-        long want = sal_weights_bytes(net);
-        FILE *fp = fopen(weights, "rb");
-        int major = 0, minor = 0, revision = 0;
-        size_t got = fread(&major, sizeof(int), 1, fp) + fread(&minor, sizeof(int), 1, fp) + fread(&revision, sizeof(int), 1, fp);
-        fclose(fp);
-        if(got != 3) sal_die("weights file '%s' is truncated: %ld bytes, not even a header", weights, (long)st.st_size);
-        /* files before version 0.2 store seen as an int */
-        if(want > 0 && !((major*10 + minor) >= 2 && major < 1000 && minor < 1000)) want -= sizeof(size_t) - sizeof(int);
-        if(want > 0 && st.st_size < want)
-            sal_die("weights file '%s' is truncated: %ld bytes, cfg '%s' needs %ld", weights, (long)st.st_size, cfg, want);
-        if(want > 0 && st.st_size > want)
-            sal_die("weights file '%s' does not fit cfg '%s': %ld bytes, the cfg needs %ld (saved from another cfg?)",
-                    weights, cfg, (long)st.st_size, want);
+        if(sal_check_weights(net, cfg, weights, err, sizeof(err))) sal_die("%s", err);
         load_weights(net, weights);
     }
     if(clear) *net->seen = 0;
     return net;
 }
 
-image sal_load_image(char *path, int w, int h, int c)
+int sal_read_image(const char *path, int w, int h, int c, image *out, char *err, size_t errlen)
 {
-    sal_need_file(path, "image");
+    memset(out, 0, sizeof(*out));
     FILE *f = fopen(path, "rb");
+    if(!f){
+        snprintf(err, errlen, "cannot open image '%s': %s", path, strerror(errno));
+        return -1;
+    }
     unsigned char magic[8] = {0};
     size_t n = fread(magic, 1, sizeof(magic), f);
     fclose(f);
-    /* darknet's OpenCV loader returns a blank 10x10 image for what it cannot decode: refuse first */
+    /* a quick refusal with a clear message; load_image_checked (patch 0031) says whether OpenCV
+       decoded the rest (darknet's load_image returns a blank 10x10 image for what it cannot) */
     int known = n >= 4 && ((magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G') ||
                            (magic[0] == 0xFF && magic[1] == 0xD8) || (magic[0] == 'B' && magic[1] == 'M') ||
                            (magic[0] == 'P' && magic[1] >= '1' && magic[1] <= '6') ||
                            (magic[0] == 'G' && magic[1] == 'I' && magic[2] == 'F') ||
                            (magic[0] == 'I' && magic[1] == 'I') || (magic[0] == 'M' && magic[1] == 'M'));
-    if(!known) sal_die("image '%s' is not a PNG, JPEG, BMP, PNM, GIF or TIFF file", path);
-    image im = load_image(path, w, h, c);
-    if(!im.data || im.w <= 0 || im.h <= 0) sal_die("image '%s' could not be decoded", path);
+    if(!known){
+        snprintf(err, errlen, "image '%s' is not a PNG, JPEG, BMP, PNM, GIF or TIFF file", path);
+        return -1;
+    }
+    image im = load_image_checked((char *)path, w, h, c);
+    if(!im.data || im.w <= 0 || im.h <= 0){
+        free_image(im);
+        snprintf(err, errlen, "image '%s' could not be decoded", path);
+        return -1;
+    }
+    *out = im;
+    return 0;
+}
+
+image sal_load_image(char *path, int w, int h, int c)
+{
+    char err[9000];
+    image im;
+    if(sal_read_image(path, w, h, c, &im, err, sizeof(err))) sal_die("%s", err);
     return im;
 }
 

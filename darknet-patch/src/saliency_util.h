@@ -18,12 +18,20 @@ void sal_need_file(const char *path, const char *what);
    layer types whose size this check does not know. */
 long sal_weights_bytes(network *net);
 
-/* parse_network_cfg + load_weights, dying with a clear message on a missing file, a weights file
+/* The weights-size check of sal_load_network: weights (a file) must have exactly the bytes net
+   (parsed from cfg, named in messages) needs, for the header's version. 0, or -1 with err
+   ("weights file '<path>' is truncated: ...", "... does not fit cfg ...", "cannot open ..."). */
+int sal_check_weights(network *net, const char *cfg, const char *weights, char *err, size_t errlen);
+
+/* parse_network_cfg + sal_check_weights + load_weights, dying with a clear message on a missing file, a weights file
    that is truncated or made for another cfg. weights may be NULL or "" (fresh weights). */
 network *sal_load_network(char *cfg, char *weights, int clear);
 
-/* darknet's loader (values in [0,1], planar C x H x W), resized to w x h when both are > 0;
-   dies on a file that is missing or cannot be decoded. */
+/* darknet's loader (values in [0,1], planar C x H x W), resized to w x h when both are > 0,
+   after a check of the file's magic bytes. 0 and *out, or -1 with err naming the file (missing,
+   not an image format darknet's loader reads, undecodable). */
+int sal_read_image(const char *path, int w, int h, int c, image *out, char *err, size_t errlen);
+/* sal_read_image, dying with its message */
 image sal_load_image(char *path, int w, int h, int c);
 
 /* writes im to path (".png" appended by darknet) through a temporary file and a rename */
