@@ -94,7 +94,7 @@ int sal_section_read(list *options, sal_section *out, char *err, size_t errlen)
     out->rc.step = (float)x;
     /* a double above 0 can be 0 as a float (step=1e-50): finite differences with h = 0 */
     if(!(out->rc.step > 0))
-        return bad_value("step", val[KEY_STEP], "too small: 0 as a float", KEYS[KEY_STEP].allowed, err, errlen);
+        return bad_value("step", val[KEY_STEP], "too small: 0 as a float", allowed(KEY_STEP), err, errlen);
     if(num_parse_u64(val[KEY_SEED], &out->seed, why, sizeof(why)))
         return bad_value("seed", val[KEY_SEED], why, allowed(KEY_SEED), err, errlen);
     return 0;
