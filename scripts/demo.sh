@@ -100,8 +100,8 @@ for kind in finetune ssim; do
     mv "$DATA/backup/fashion-small-$kind.weights" "$w"
     echo "cfg/fashion-small-$kind.cfg: 150 batches in $(( $(date +%s) - start )) seconds ($DATA/train-$kind.log)"
 done
-grep -m1 '^saliency: R' "$DATA/train-ssim.log" | sed 's/^/  first step:  /'
-grep '^saliency: R' "$DATA/train-ssim.log" | tail -1 | sed 's/^/  last step:   /'
+grep -m1 '^saliency: batch' "$DATA/train-ssim.log" | sed 's/^/  first step:  /'
+grep '^saliency: batch' "$DATA/train-ssim.log" | tail -1 | sed 's/^/  last line:   /'
 printf '%-34s %s\n' "model" "agreement of onehot heatmaps with the images (1000 test images)"
 for w in "$WEIGHTS" "$DATA/fashion-small-finetune.weights" "$DATA/fashion-small-ssim.weights"; do
     r=$("$DARKNET" saliency eval "$DATA/fashion.data" "$CFG" "$w" -n 1000 2>>"$OUT/map.log" | grep '^images') ||

@@ -26,6 +26,8 @@ typedef struct {
     uint64_t rng;
     char file[512];
     int index;
+    double t0, last;     /* the progress line: first step, last line printed */
+    size_t seen0;        /* darknet's seen before the first step */
 } saliency_state;
 
 /* The section's keys, their defaults and what each allows: the one list of them. */
@@ -142,6 +144,25 @@ static void diverged(const saliency_state *c, network net, const char *what)
              c->file, c->index, batch, what, c->sec.rc.reg->name, c->sec.rc.lambda, ck);
 }
 
+/* The progress line: the first step, then at most once a second: batch, loss per image (with
+   lambda * R), R, images per second and time left over darknet's max_batches. */
+static void report(saliency_state *c, network net, const eng_reg_report *rep, double loss, double step_s)
+{
+    double now = what_time_is_it_now();
+    size_t per = (size_t)net.batch*net.subdivisions, batch = (*net.seen + per - 1)/per;
+    if(!c->t0){ c->t0 = now; c->seen0 = *net.seen - net.batch; }
+    if(c->last && now - c->last < 1) return;
+    c->last = now;
+    double rate = now > c->t0 ? (*net.seen - c->seen0)/(now - c->t0) : 0;
+    char speed[96] = "";
+    if(rate > 0) snprintf(speed, sizeof(speed), ", %.0f images/s", rate);
+    if(rate > 0 && net.max_batches > 0 && (size_t)net.max_batches > batch)
+        snprintf(speed + strlen(speed), sizeof(speed) - strlen(speed), ", %.0f s left", (double)(net.max_batches - batch)*per/rate);
+    fprintf(stderr, "saliency: batch %zu/%d, loss %f, R %f (%s, %s), lambda*R %f, mean |g| %g, %.3f s%s\n",
+            batch, net.max_batches, loss, rep->r_mean, c->sec.rc.reg->name, eng_form_name(c->sec.rc.form),
+            c->sec.rc.lambda*rep->r_mean, rep->g_abs_mean, step_s, speed);
+}
+
 void forward_saliency_layer(const layer l, network net)
 {
     copy_cpu(l.outputs*l.batch, net.input, 1, l.output, 1);
@@ -177,9 +198,7 @@ void forward_saliency_layer(const layer l, network net)
             diverged(c, net, what);
         }
     }
-    fprintf(stderr, "saliency: R %f (%s, %s), lambda*R %f, mean |g| %g, %.3f s\n",
-            rep.r_mean, c->sec.rc.reg->name, eng_form_name(c->sec.rc.form), c->sec.rc.lambda * rep.r_mean,
-            rep.g_abs_mean, what_time_is_it_now() - t0);
+    report(c, net, &rep, sm.cost ? sm.cost[0] / l.batch : 0, what_time_is_it_now() - t0);
 }
 
 void backward_saliency_layer(const layer l, network net)
