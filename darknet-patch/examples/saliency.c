@@ -13,6 +13,7 @@
 void saliency_prepare(int argc, char **argv);
 void saliency_compare(int argc, char **argv);
 void saliency_eval(int argc, char **argv);
+void saliency_gradcheck(int argc, char **argv);
 
 static void saliency_usage(void)
 {
@@ -22,7 +23,8 @@ static void saliency_usage(void)
         "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]\n"
         "  prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
         "  compare <image a> <image b> [-metric ssim|ssim_unfiltered|psnr|psnr_hvs|psnr_hvsm|mse|cor|grad_diff|sobel_edges|tv|all]\n"
-        "  eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]\n");
+        "  eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]\n"
+        "  gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME] [-method exact|finite|central] [-samples N] [-seed S] [-image FILE]\n");
 }
 
 static void saliency_map(int argc, char **argv)
@@ -101,5 +103,6 @@ void run_saliency(int argc, char **argv)
     else if(0 == strcmp(argv[2], "prepare")) saliency_prepare(argc, argv);
     else if(0 == strcmp(argv[2], "compare")) saliency_compare(argc, argv);
     else if(0 == strcmp(argv[2], "eval")) saliency_eval(argc, argv);
+    else if(0 == strcmp(argv[2], "gradcheck")) saliency_gradcheck(argc, argv);
     else { fprintf(stderr, "darknet saliency: unknown verb '%s'\n", argv[2]); saliency_usage(); exit(1); }
 }
