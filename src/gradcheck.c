@@ -35,9 +35,10 @@ gc_diff gc_central(gc_fn f, void *ctx, float *p, double eps, double agree, doubl
         fw[j] = (sp - f0) / hp;
         bw[j] = (f0 - sm) / hm;
         // the one-sided asymmetry: h f'' for a smooth f (halves with the step), the jump of the
-        // slope for a kink right next to v (stays)
+        // slope for a kink right next to v (stays), or more at the larger step than curvature
+        // gives when a kink lies between the two steps (drops by more than half)
         double a0 = fabs(fw[j - (j > 0)] - bw[j - (j > 0)]), a1 = fabs(fw[j] - bw[j]);
-        int smooth = a0 <= 4 * agree || a1 <= 0.7 * a0;
+        int smooth = a0 <= 4 * agree || (a1 >= 0.3 * a0 && a1 <= 0.7 * a0);
         if (j > 0 && fabs(c[j - 1] - c[j]) <= agree && smooth) {
             // Richardson: the h^2 terms of the two steps cancel (smooth activations, the loss)
             d.est = (4 * c[j] - c[j - 1]) / 3;
@@ -388,13 +389,13 @@ static double rms(const float *a, size_t n)
     return n ? sqrt(s / n) : 0;
 }
 
-// a position in [0, n): uniform for even samples, the largest |ana| of eight uniform draws for odd
-// ones (a rule wrong by a factor shows best where the gradient is large; most of a maxpool's
-// inputs have none)
+// a position in [0, n) for a buffer's s-th sample: the largest |ana| of eight uniform draws for
+// even s (a rule wrong by a factor shows best where the gradient is large; most of a maxpool's
+// inputs have none), uniform for odd s
 static size_t pick(const float *ana, size_t n, int s, uint64_t *rng)
 {
     size_t best = (size_t)(gc_uniform(rng) * n) % n;
-    if (s % 2 == 0) return best;
+    if (s % 2 == 1) return best;
     for (int j = 0; j < 7; j++) {
         size_t i = (size_t)(gc_uniform(rng) * n) % n;
         if (fabs(ana[i]) > fabs(ana[best])) best = i;
@@ -407,7 +408,7 @@ typedef struct {
     const float *ana;
     size_t n;
     const char *what;
-    double M, scale;       // largest |ana| of the layer, value scale for the steps
+    double M, scale;       // largest |ana| of the buffer, value scale for the steps
 } gc_target;
 
 // samples (with replacements for kinks, up to as many again) of one result
@@ -667,9 +668,9 @@ int gc_run(network *net, const float *x, const gc_cfg *c, gc_report *rep, char *
         gc_result *r = &m.pres[k];
         init_result(r, k, &net->layers[k], GC_PARAM);
         gc_target t[3];
-        double M = 0;
-        for (int j = 0; j < na; j++) { double v = max_abs(m.pana[k][j], a[j].n); if (v > M) M = v; }
-        for (int j = 0; j < na; j++) t[j] = (gc_target){ a[j].p, m.pana[k][j], (size_t)a[j].n, a[j].what, M, rms(a[j].p, a[j].n) };
+        // the floor per array: a bias or BN scale gradient sums over every position, a weight's not
+        for (int j = 0; j < na; j++)
+            t[j] = (gc_target){ a[j].p, m.pana[k][j], (size_t)a[j].n, a[j].what, max_abs(m.pana[k][j], a[j].n), rms(a[j].p, a[j].n) };
         check_targets(&q, f_param, NAN, t, na, GC_EPS_PARAM, GC_RTOL_PARAM, GC_FLOOR_PARAM, rt, fl, r, &srng, &done, total);
     }
     if (q.err[0]) { snprintf(err, errlen, "%s", q.err); goto out; }

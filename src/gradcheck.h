@@ -34,26 +34,29 @@ typedef struct {
 // d f / d *p by central differences c_j at steps eps, eps/2, eps/4, eps/8 (each the step the
 // float really took: (float)(v + h) - v). The first pair of neighbours c_{j-1}, c_j that agrees
 // within `agree`, and whose larger step's one-sided differences show no kink (forward and
-// backward differences within 4 * agree of each other, or their gap halving with the step as
-// curvature does: a kink right next to v makes neighbouring central differences agree on the mean
-// of its two slopes, but the one-sided ones then differ by the jump at every step), gives the
+// backward differences within 4 * agree of each other, or their gap about halving with the step
+// as curvature makes it: a kink right next to v makes neighbouring central differences agree on
+// the mean of its two slopes, but the one-sided ones then differ by the jump at every step; a kink
+// between the two steps widens only the larger step's gap), gives the
 // estimate, extrapolated (Richardson, (4 c_j - c_{j-1}) / 3: the h^2 terms cancel). No pair
 // agrees: a kink. f0 is f at the unperturbed point (NAN: computed here). The smaller steps are
 // only evaluated when needed; *p is restored bit for bit.
 gc_diff gc_central(gc_fn f, void *ctx, float *p, double eps, double agree, double f0);
 
-// The error measure: |num - ana| / (|ana| + floor * M), M the largest |analytic| of the layer's
-// buffer (so entries whose gradient is tiny beside the layer's are held to an absolute part).
+// The error measure: |num - ana| / (|ana| + floor * M), M the largest |analytic| of the buffer
+// (a layer's input, or its weights, biases or scales: entries whose gradient is tiny beside the
+// buffer's largest are held to an absolute part).
 double gc_rel(double num, double ana, double M, double floor);
 
 // ---- tolerances (a check passes when gc_rel <= rtol) -----------------------------------------
-// Measured on cfg/resnet18-64.cfg (3 formulations, 2 seeds, 2500 checks, ssim) and
-// cfg/fashion-small.cfg: the worst gc_rel of a right engine was 5e-3 for input gradients (floor
-// 0.02) and 6e-3 for parameter gradients (floor 0.05), both float32 rounding in the forwards and
-// in R, divided by the step. The tolerances leave four to five times that; the test break of
-// engine.h (one rule 5% off) is well outside them where the gradient is not tiny.
+// Measured with a right engine: the worst gc_rel over 7919 checks on cfg/resnet18-64.cfg (3
+// formulations, 6 seeds, ssim) was 4.1e-3 for input gradients and 9.6e-3 for parameter gradients
+// (mse, tv: below 1e-2), on cfg/fashion-small.cfg (24 runs) 1.4e-3 and 3.0e-3: float32 rounding in
+// the forwards and in R, over the step. The tolerances leave three to five times that. An error e
+// at the buffer's largest gradient shows as gc_rel = e / (1 + floor): a rule 5% off (engine.h
+// eng_test_break) fails.
 #define GC_RTOL_INPUT 2e-2
-#define GC_FLOOR_INPUT 2e-2
+#define GC_FLOOR_INPUT 5e-2
 #define GC_RTOL_PARAM 3e-2
 #define GC_FLOOR_PARAM 5e-2
 // method=finite/central: the engine's gradient is itself a difference (of grad_theta s along u,

@@ -24,7 +24,7 @@ static void saliency_usage(void)
         "  prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
         "  compare <image a> <image b> [-metric ssim|ssim_unfiltered|psnr|psnr_hvs|psnr_hvsm|mse|cor|grad_diff|sobel_edges|tv|all]\n"
         "  eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]\n"
-        "  gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME] [-method exact|finite|central] [-samples N] [-seed S] [-image FILE]\n");
+        "  gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME] [-method exact|finite|central] [-samples N] [-seed S] [-image FILE] [-step H]\n");
 }
 
 static void saliency_map(int argc, char **argv)

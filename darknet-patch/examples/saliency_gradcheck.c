@@ -120,7 +120,7 @@ void saliency_gradcheck(int argc, char **argv)
     }
     if(rep.u_held)
         printf("regularizer %s has a kink at every pixel pair: its param-grad is checked on lambda * u . g, u = dR/dg held at the point\n", reg->name);
-    printf("tolerance: |numeric - analytic| <= rtol * (|analytic| + floor * largest |analytic| of the layer); "
+    printf("tolerance: |numeric - analytic| <= rtol * (|analytic| + floor * largest |analytic| of the buffer: input, weights, biases, scales); "
            "input-grad rtol %g floor %g, param-grad rtol %g floor %g\n",
            GC_RTOL_INPUT, GC_FLOOR_INPUT, rep.method == ENG_EXACT ? GC_RTOL_PARAM : GC_RTOL_FINITE,
            rep.method == ENG_EXACT ? GC_FLOOR_PARAM : GC_FLOOR_FINITE);
@@ -129,13 +129,17 @@ void saliency_gradcheck(int argc, char **argv)
         gc_result *r = &rep.r[i];
         printf("layer %3d %-14s %s worst-rel %.2e checked %d kinks %d\n", r->layer, r->type, kind_name(r->kind),
                r->worst_rel, r->checked, r->kinks);
+    }
+    /* what failed, with the values */
+    for(i = 0; i < rep.n; ++i){
+        gc_result *r = &rep.r[i];
         if(r->failed && r->checked)
-            fprintf(stderr, "gradcheck: layer %d %s %s: %d of %d outside tolerance; worst %s[%d]: numeric %.6g analytic %.6g (rel %.2e > %g)\n",
-                    r->layer, r->type, kind_name(r->kind), r->failed, r->checked, r->worst_what, r->worst_index,
-                    r->worst_num, r->worst_ana, r->worst_rel, r->rtol);
+            printf("failed: layer %d %s %s: %d of %d outside tolerance; worst %s[%d]: numeric %.6g analytic %.6g (rel %.2e > %g)\n",
+                   r->layer, r->type, kind_name(r->kind), r->failed, r->checked, r->worst_what, r->worst_index,
+                   r->worst_num, r->worst_ana, r->worst_rel, r->rtol);
         else if(r->failed)
-            fprintf(stderr, "gradcheck: layer %d %s %s: every one of %d samples at a kink, nothing verified\n",
-                    r->layer, r->type, kind_name(r->kind), r->kinks);
+            printf("failed: layer %d %s %s: every one of %d samples at a kink, nothing verified\n",
+                   r->layer, r->type, kind_name(r->kind), r->kinks);
     }
     if(rep.failed == 0){
         printf("gradcheck: PASS (%d checks, %d kinks skipped)\n", rep.checks, rep.kinks);
