@@ -209,6 +209,7 @@ void eng_free(eng *e)
 int eng_top(const eng *e) { return e->top; }
 int eng_classes(const eng *e) { return e->classes; }
 const float *eng_last_heatmap(const eng *e) { return e->g; }
+const float *eng_adjoint(const eng *e, int k) { return e->exact && k >= 0 && k < e->top ? e->d[k] : NULL; }
 
 void eng_seed(eng *e, eng_form form, const float *truth, uint64_t *rng, float *seed)
 {

@@ -96,6 +96,17 @@ const float *eng_last_heatmap(const eng *e);
 // for tests, 0 by default.
 extern int eng_conv_naive;
 
+// After eng_input_grad: the sweep's adjoint +dS/da_k at layer k's output (B, outputs of layer k),
+// 0 <= k < top, owned by the engine (the gradient with respect to layer k+1's input; gradcheck.h
+// compares it with central differences). NULL for k out of range or an engine without exact rules.
+const float *eng_adjoint(const eng *e, int k);
+
+// TEST ONLY: a deliberately wrong rule, to see that the checks catch one. 0 (the default) = every
+// rule right; 1 = the convolution's transpose (the input-gradient sweep) scaled by 1.05;
+// 2 = the convolution's weight gradient (double backprop) scaled by 1.05. Set by
+// `darknet saliency gradcheck` from the environment variable SALIENCY_TEST_BREAK, nowhere else.
+extern int eng_test_break;
+
 // A seedable normal generator (rng.h: xorshift64* + Box-Muller), for spectreg and the noise methods.
 float eng_randn(uint64_t *rng);
 

@@ -112,6 +112,7 @@ static void stock_backward(eng *e, eng_form form, const float *truth, const floa
             net.delta = net.layers[i - 1].delta;
         }
         net.index = i;
+        if (l.type == DROPOUT && !netp->train) continue;   // inference: the identity (darknet's backward applies an old draw)
         l.backward(l, net);
     }
 }

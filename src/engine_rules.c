@@ -23,6 +23,7 @@
 
 // tests: 1 runs the per-image convolutions instead of the batched ones
 int eng_conv_naive = 0;
+int eng_test_break = 0;   // test only (engine.h): 1 breaks the conv transpose, 2 its weight gradient
 
 // (batch, c, h, w) -> (batch, n, out_h, out_w), per image and group: W (m, k) * im2col(x) (k, sp)
 static void lin_convolutional_naive(eng *e, int k, float **stream, float *input, float *y)
@@ -54,9 +55,9 @@ static void lin_t_convolutional_naive(eng *e, int k, const float *t, float **str
             const float *tb = t + (b * l->groups + j) * m * sp;
             float *imd = dx + (b * l->groups + j) * l->c / l->groups * l->h * l->w;
             if (direct) {
-                gemm(1, 0, kk, sp, m, 1, w, kk, (float *)tb, sp, 1, imd, sp);
+                gemm(1, 0, kk, sp, m, eng_test_break == 1 ? 1.05f : 1, w, kk, (float *)tb, sp, 1, imd, sp);
             } else {
-                gemm(1, 0, kk, sp, m, 1, w, kk, (float *)tb, sp, 0, e->ws, sp);
+                gemm(1, 0, kk, sp, m, eng_test_break == 1 ? 1.05f : 1, w, kk, (float *)tb, sp, 0, e->ws, sp);
                 col2im_cpu(e->ws, l->c / l->groups, l->h, l->w, l->size, l->stride, l->pad, imd);
             }
         }
@@ -115,7 +116,7 @@ static void lin_t_convolutional(eng *e, int k, const float *t, float **stream, f
         int nb = l->batch - b < chunk ? l->batch - b : chunk, N = nb * sp;
         float *dxb = dx + (size_t)b * l->inputs;
         conv_batch_to_matrix((float *)t + (size_t)b * l->outputs, nb, l->n, sp, tn);
-        gemm(1, 0, kk, N, l->n, 1, l->weights, kk, tn, N, 0, cols, N);
+        gemm(1, 0, kk, N, l->n, eng_test_break == 1 ? 1.05f : 1, l->weights, kk, tn, N, 0, cols, N);
         if (direct) conv_matrix_add_to_batch(cols, nb, l->c, sp, dxb);
         else
             for (int i = 0; i < nb; i++)
@@ -140,6 +141,7 @@ static void wgrad_conv_one(eng *e, const layer *l, const float *t, const float *
 static void wgrad_convolutional(eng *e, int k, const float *that, const float *t, float scale)
 {
     const layer *l = &e->net->layers[k];
+    if (eng_test_break == 2) scale *= 1.05f;
     wgrad_conv_one(e, l, that, eng_buf(e->dot, e->u, k - 1), scale);
     wgrad_conv_one(e, l, t, k == 0 ? e->net->input : e->net->layers[k - 1].output, scale);
 }

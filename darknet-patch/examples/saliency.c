@@ -13,6 +13,7 @@
 void saliency_prepare(int argc, char **argv);
 void saliency_compare(int argc, char **argv);
 void saliency_eval(int argc, char **argv);
+void saliency_gradcheck(int argc, char **argv);
 
 static void saliency_usage(void)
 {
@@ -22,41 +23,8 @@ static void saliency_usage(void)
         "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]\n"
         "  prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
         "  compare <image a> <image b> [-metric ssim|ssim_unfiltered|psnr|psnr_hvs|psnr_hvsm|mse|cor|grad_diff|sobel_edges|tv|all]\n"
-        "  eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]\n");
-}
-
-/* the value of "-flag" as a string, dying when the flag has no value */
-static char *flag_str(int argc, char **argv, const char *flag, char *def)
-{
-    int i;
-    for(i = 0; i < argc; ++i){
-        if(strcmp(argv[i], flag)) continue;
-        if(i + 1 >= argc) sal_die("%s needs a value", flag);
-        return argv[i+1];
-    }
-    return def;
-}
-
-static int flag_int(int argc, char **argv, const char *flag, int def)
-{
-    char *v = flag_str(argc, argv, flag, 0);
-    if(!v) return def;
-    char *end;
-    long x = strtol(v, &end, 10);
-    if(*end || end == v) sal_die("%s %s: not a whole number", flag, v);
-    return (int)x;
-}
-
-/* dies on a "-flag" that the verb does not know; known lists the flags that take a value */
-static void check_flags(int argc, char **argv, int first, const char **known)
-{
-    int i, j;
-    for(i = first; i < argc; ++i){
-        if(argv[i][0] != '-') sal_die("unexpected argument '%s'", argv[i]);
-        for(j = 0; known[j]; ++j) if(!strcmp(argv[i], known[j])) break;
-        if(!known[j]) sal_die("unknown option '%s'", argv[i]);
-        ++i;
-    }
+        "  eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]\n"
+        "  gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME] [-method exact|finite|central] [-samples N] [-seed S] [-image FILE] [-step H]\n");
 }
 
 static void saliency_map(int argc, char **argv)
@@ -64,13 +32,13 @@ static void saliency_map(int argc, char **argv)
     static const char *flags[] = {"-method", "-formulation", "-class", "-out", "-raw", "-seed", "-i", 0};
     if(argc < 7){ saliency_usage(); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5], *path = argv[6];
-    check_flags(argc, argv, 7, flags);
-    char *method = flag_str(argc, argv, "-method", "vanilla");
-    char *formname = flag_str(argc, argv, "-formulation", "onehot");
-    char *prefix = flag_str(argc, argv, "-out", "saliency");
-    char *raw = flag_str(argc, argv, "-raw", 0);
-    int cls = flag_int(argc, argv, "-class", -1);
-    uint64_t rng = (uint64_t)flag_int(argc, argv, "-seed", 1);
+    sal_check_flags(argc, argv, 7, flags);
+    char *method = sal_flag_str(argc, argv, "-method", "vanilla");
+    char *formname = sal_flag_str(argc, argv, "-formulation", "onehot");
+    char *prefix = sal_flag_str(argc, argv, "-out", "saliency");
+    char *raw = sal_flag_str(argc, argv, "-raw", 0);
+    int cls = sal_flag_int(argc, argv, "-class", -1);
+    uint64_t rng = (uint64_t)sal_flag_int(argc, argv, "-seed", 1);
     eng_form form;
     if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, eng_form_names());
     if(strcmp(method, "vanilla") && strcmp(method, "gradxinput")) sal_die("-method %s: allowed: vanilla, gradxinput", method);
@@ -135,5 +103,6 @@ void run_saliency(int argc, char **argv)
     else if(0 == strcmp(argv[2], "prepare")) saliency_prepare(argc, argv);
     else if(0 == strcmp(argv[2], "compare")) saliency_compare(argc, argv);
     else if(0 == strcmp(argv[2], "eval")) saliency_eval(argc, argv);
+    else if(0 == strcmp(argv[2], "gradcheck")) saliency_gradcheck(argc, argv);
     else { fprintf(stderr, "darknet saliency: unknown verb '%s'\n", argv[2]); saliency_usage(); exit(1); }
 }

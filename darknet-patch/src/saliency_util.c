@@ -231,3 +231,37 @@ void sal_free_strings(char **s, int n)
     for(i = 0; i < n; ++i) free(s[i]);
     free(s);
 }
+
+/* the value of "-flag" as a string, dying when the flag has no value */
+char *sal_flag_str(int argc, char **argv, const char *flag, char *def)
+{
+    int i;
+    for(i = 0; i < argc; ++i){
+        if(strcmp(argv[i], flag)) continue;
+        if(i + 1 >= argc) sal_die("%s needs a value", flag);
+        return argv[i+1];
+    }
+    return def;
+}
+
+int sal_flag_int(int argc, char **argv, const char *flag, int def)
+{
+    char *v = sal_flag_str(argc, argv, flag, 0);
+    if(!v) return def;
+    char *end;
+    long x = strtol(v, &end, 10);
+    if(*end || end == v) sal_die("%s %s: not a whole number", flag, v);
+    return (int)x;
+}
+
+/* dies on a "-flag" that the verb does not know; known lists the flags that take a value */
+void sal_check_flags(int argc, char **argv, int first, const char **known)
+{
+    int i, j;
+    for(i = first; i < argc; ++i){
+        if(argv[i][0] != '-') sal_die("unexpected argument '%s'", argv[i]);
+        for(j = 0; known[j]; ++j) if(!strcmp(argv[i], known[j])) break;
+        if(!known[j]) sal_die("unknown option '%s'", argv[i]);
+        ++i;
+    }
+}

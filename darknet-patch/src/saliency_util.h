@@ -46,4 +46,11 @@ void sal_free_data_cfg(list *options);
 /* n strings and their array (sal_class_names, list_to_array of get_paths) */
 void sal_free_strings(char **s, int n);
 
+/* Flags of the verbs: the value of "-flag" as a string (def when absent; dies when the flag has no
+   value), as a whole number (dies when it is not one); sal_check_flags dies on an argument from
+   argv[first] on that is not one of known (the flags that take a value) followed by its value. */
+char *sal_flag_str(int argc, char **argv, const char *flag, char *def);
+int sal_flag_int(int argc, char **argv, const char *flag, int def);
+void sal_check_flags(int argc, char **argv, int first, const char **known);
+
 #endif
