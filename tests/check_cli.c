@@ -210,6 +210,33 @@ START_TEST(map_errors_name_the_bad_input)
 }
 END_TEST
 
+// The verbs' flags are read strictly (numbers whole and in range, seeds 0 ... 2^64-1, a flag once),
+// through the one set of helpers: a typo is an error, not darknet's atoi 0.
+START_TEST(flags_are_read_strictly)
+{
+    setup();
+    struct { char args[4096]; const char *expect; } cases[10];
+    int nc = 0;
+#define CASE(expect_, ...) do { snprintf(cases[nc].args, sizeof cases[nc].args, __VA_ARGS__); cases[nc].expect = expect_; nc++; } while (0)
+    CASE("-seed -1: not a whole number 0 or more", "map %s %s %s %s -seed -1", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-seed 1.5", "map %s %s %s %s -seed 1.5", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-class 2x: not a whole number", "map %s %s %s %s -class 2x", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-seed is given twice", "map %s %s %s %s -seed 1 -seed 2", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-n 0: out of range", "eval %s %s %s -n 0", P_DATA, P_CFG, P_W);
+    CASE("-batch ten: not a whole number", "eval %s %s %s -batch ten", P_DATA, P_CFG, P_W);
+    CASE("-train 0: out of range", "prepare fashion-mnist %s/prep -train 0", tu_tmpdir());
+    CASE("unknown option '-metrik'", "compare %s %s -metrik ssim", P_IMG, P_IMG);
+    CASE("-step 0: too small", "gradcheck %s -step 0", P_CFG);
+#undef CASE
+    for (int i = 0; i < nc; i++) {
+        char out[16384];
+        int rc = run(cases[i].args, out, sizeof out);
+        ck_assert_msg(rc == 1, "'%s': exit %d (want 1): %s", cases[i].args, rc, out);
+        ck_assert_msg(strstr(out, cases[i].expect) != NULL, "'%s': message does not name '%s': %s", cases[i].args, cases[i].expect, out);
+    }
+}
+END_TEST
+
 START_TEST(eval_reports_accuracy_and_agreement)
 {
     setup();
@@ -273,6 +300,7 @@ Suite *make_cli_suite(void)
     tcase_add_test(tc, map_gradxinput_and_defaults);
     tcase_add_test(tc, map_errors_name_the_bad_input);
     tcase_add_test(tc, grey_image_loads_as_itself);
+    tcase_add_test(tc, flags_are_read_strictly);
     tcase_add_test(tc, eval_reports_accuracy_and_agreement);
     suite_add_tcase(s, tc);
     return s;

@@ -1,108 +1,54 @@
-/* saliency.c: `darknet saliency <verb>`, in the style of `darknet detector`.
-   map: explain one image's prediction with a gradient heatmap. */
+/* saliency.c: `darknet saliency <verb>`, in the style of `darknet detector`: the table of verbs
+   (one file each, saliency_<verb>.c) with their usage lines, and the dispatch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 
 #include "darknet.h"
 #include "saliency_util.h"
-#include "engine.h"
-#include "colormap.h"
 
+void saliency_map(int argc, char **argv);
 void saliency_prepare(int argc, char **argv);
 void saliency_compare(int argc, char **argv);
 void saliency_eval(int argc, char **argv);
 void saliency_gradcheck(int argc, char **argv);
 
+static const struct { const char *verb; void (*run)(int argc, char **argv); const char *usage; } VERBS[] = {
+    {"map", saliency_map,
+     "map <data cfg> <cfg> <weights> <image> [-method vanilla|gradxinput] [-formulation onehot|loss|spectreg]\n"
+     "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]"},
+    {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]"},
+    {"compare", saliency_compare, "compare <image a> <image b> [-metric NAME|all]"},
+    {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]"},
+    {"gradcheck", saliency_gradcheck,
+     "gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME] [-method exact|finite|central]\n"
+     "      [-samples N] [-seed S] [-image FILE] [-step H]"},
+};
+#define N_VERBS ((int)(sizeof VERBS / sizeof VERBS[0]))
+
 static void saliency_usage(void)
 {
-    fprintf(stderr,
-        "usage: darknet saliency <verb> ...\n"
-        "  map <data cfg> <cfg> <weights> <image> [-method vanilla|gradxinput] [-formulation onehot|loss|spectreg]\n"
-        "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]\n"
-        "  prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
-        "  compare <image a> <image b> [-metric ssim|ssim_unfiltered|psnr|psnr_hvs|psnr_hvsm|mse|cor|grad_diff|sobel_edges|tv|all]\n"
-        "  eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]\n"
-        "  gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME] [-method exact|finite|central] [-samples N] [-seed S] [-image FILE] [-step H]\n");
+    int i;
+    fprintf(stderr, "usage: darknet saliency <verb> ...\n");
+    for(i = 0; i < N_VERBS; ++i) fprintf(stderr, "  %s\n", VERBS[i].usage);
 }
 
-static void saliency_map(int argc, char **argv)
+void saliency_usage_of(const char *verb)
 {
-    static const char *flags[] = {"-method", "-formulation", "-class", "-out", "-raw", "-seed", "-i", 0};
-    if(argc < 7){ saliency_usage(); exit(1); }
-    char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5], *path = argv[6];
-    sal_check_flags(argc, argv, 7, flags);
-    char *method = sal_flag_str(argc, argv, "-method", "vanilla");
-    char *formname = sal_flag_str(argc, argv, "-formulation", "onehot");
-    char *prefix = sal_flag_str(argc, argv, "-out", "saliency");
-    char *raw = sal_flag_str(argc, argv, "-raw", 0);
-    int cls = sal_flag_int(argc, argv, "-class", -1);
-    uint64_t rng = (uint64_t)sal_flag_int(argc, argv, "-seed", 1);
-    eng_form form;
-    if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, eng_form_names());
-    if(strcmp(method, "vanilla") && strcmp(method, "gradxinput")) sal_die("-method %s: allowed: vanilla, gradxinput", method);
-
-    int nnames = 0;
-    char **names = sal_class_names(datacfg, &nnames);
-    sal_need_file(path, "image");
-    network *net = sal_load_network(cfg, weights, 0);
-    set_batch_network(net, 1);
-    if(net->w <= 0 || net->h <= 0) sal_die("cfg '%s': [net] width=%d height=%d: an image classifier needs both > 0", cfg, net->w, net->h);
-    if(net->c != 1 && net->c != 3) sal_die("cfg '%s': [net] channels=%d does not fit an image (1 or 3 channels)", cfg, net->c);
-    if(net->inputs != net->w*net->h*net->c) sal_die("cfg '%s': [net] inputs=%d does not fit width*height*channels=%d", cfg, net->inputs, net->w*net->h*net->c);
-
-    char err[512];
-    eng *e = eng_init(net, err, sizeof(err));
-    if(!e) sal_die("cfg '%s': %s", cfg, err);
-    int K = eng_classes(e);
-    if(nnames != K) sal_die("data cfg '%s' names %d classes, cfg '%s' has %d outputs", datacfg, nnames, cfg, K);
-
-    image im = sal_load_image(path, net->w, net->h, net->c);
-    net->train = 0;
-    float *p = network_predict(net, im.data);
-    int pred = max_index(p, K);
-    float ppred = p[pred];
-    if(cls < 0) cls = pred;
-    if(cls >= K) sal_die("-class %d: the network has classes 0..%d", cls, K - 1);
-
-    float *truth = calloc(K, sizeof(float));
-    truth[cls] = 1;
-    int n = net->inputs;
-    float *g = calloc(n, sizeof(float));
-    eng_heatmap(e, im.data, truth, form, 0, &rng, g);
-
-    image heat = make_image(net->w, net->h, 1);
-    if(!strcmp(method, "vanilla")) cmap_abs_max(g, net->c, net->h, net->w, heat.data);
-    else cmap_gradxinput(g, im.data, net->c, net->h, net->w, heat.data);
-    image over = make_image(net->w, net->h, 3);
-    cmap_overlay(heat.data, im.data, net->c, net->h, net->w, 0.5f, over.data);
-
-    char buf[4096];
-    snprintf(buf, sizeof(buf), "%s_heat", prefix);
-    sal_save_png(heat, buf);
-    snprintf(buf, sizeof(buf), "%s_overlay", prefix);
-    sal_save_png(over, buf);
-    if(raw) sal_write_file(raw, g, sizeof(float)*n);
-
-    printf("predicted: %d %s %.6f\n", pred, names[pred], ppred);
-    printf("explained: %d %s (%s, %s)\n", cls, names[cls], method, eng_form_name(form));
-    printf("wrote: %s_heat.png %s_overlay.png%s%s\n", prefix, prefix, raw ? " " : "", raw ? raw : "");
-
-    free(truth); free(g);
-    free_image(heat); free_image(over); free_image(im);
-    sal_free_strings(names, nnames);
-    eng_free(e);
-    free_network(net);
+    int i;
+    for(i = 0; i < N_VERBS; ++i) if(!strcmp(VERBS[i].verb, verb)) fprintf(stderr, "usage: darknet saliency %s\n", VERBS[i].usage);
 }
 
 void run_saliency(int argc, char **argv)
 {
+    int i;
     if(argc < 3){ saliency_usage(); exit(1); }
-    if(0 == strcmp(argv[2], "map")) saliency_map(argc, argv);
-    else if(0 == strcmp(argv[2], "prepare")) saliency_prepare(argc, argv);
-    else if(0 == strcmp(argv[2], "compare")) saliency_compare(argc, argv);
-    else if(0 == strcmp(argv[2], "eval")) saliency_eval(argc, argv);
-    else if(0 == strcmp(argv[2], "gradcheck")) saliency_gradcheck(argc, argv);
-    else { fprintf(stderr, "darknet saliency: unknown verb '%s'\n", argv[2]); saliency_usage(); exit(1); }
+    for(i = 0; i < N_VERBS; ++i){
+        if(strcmp(argv[2], VERBS[i].verb)) continue;
+        VERBS[i].run(argc, argv);
+        return;
+    }
+    fprintf(stderr, "darknet saliency: unknown verb '%s'\n", argv[2]);
+    saliency_usage();
+    exit(1);
 }

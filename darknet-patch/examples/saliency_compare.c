@@ -16,18 +16,15 @@
 
 void saliency_compare(int argc, char **argv)
 {
-    char *metric = "all";
+    static const char *flags[] = {"-metric", 0};
     int i;
     if(argc < 5){
-        fprintf(stderr, "usage: darknet saliency compare <image a> <image b> [-metric NAME|all]\n"
-                        "  NAME: " CMP_NAME_LIST "\n");
+        saliency_usage_of("compare");
+        fprintf(stderr, "  NAME: " CMP_NAME_LIST "\n");
         exit(1);
     }
-    for(i = 5; i < argc; ++i){
-        if(strcmp(argv[i], "-metric")) sal_die("compare: unknown option '%s' (allowed: -metric NAME|all)", argv[i]);
-        if(i + 1 >= argc) sal_die("-metric needs a value: one of %s", CMP_NAME_LIST);
-        metric = argv[++i];
-    }
+    sal_check_flags(argc, argv, 5, flags);
+    char *metric = sal_flag_str(argc, argv, "-metric", "all");
     int all = !strcmp(metric, "all");
     if(!all){
         for(i = 0; cmp_names[i]; ++i) if(!strcmp(metric, cmp_names[i])) break;

@@ -11,6 +11,7 @@
 #include "saliency_util.h"
 #include "engine.h"
 #include "evaluate.h"
+#include "metrics.h"
 
 /* the one label of labels[] that is a substring of path, as darknet's fill_truth decides it */
 static int label_of(char *path, char **labels, int k)
@@ -28,41 +29,20 @@ static int label_of(char *path, char **labels, int k)
 
 void saliency_eval(int argc, char **argv)
 {
-    if(argc < 6){
-        fprintf(stderr, "usage: darknet saliency eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg]\n");
-        exit(1);
-    }
+    static const char *flags[] = {"-n", "-batch", "-formulation", "-seed", 0};
+    if(argc < 6){ saliency_usage_of("eval"); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5];
-    int i;
-    for(i = 6; i < argc; i += 2){
-        if(strcmp(argv[i], "-n") && strcmp(argv[i], "-batch") && strcmp(argv[i], "-formulation") && strcmp(argv[i], "-seed"))
-            sal_die("unknown option '%s'", argv[i]);
-        if(i + 1 >= argc) sal_die("%s needs a value", argv[i]);
-    }
-    int nmax = find_int_arg(argc, argv, "-n", 500);
-    int batch = find_int_arg(argc, argv, "-batch", 32);
-    char *formname = find_char_arg(argc, argv, "-formulation", "onehot");
-    uint64_t rng = (uint64_t)find_int_arg(argc, argv, "-seed", 1);
-    eng_form form;
-    if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, eng_form_names());
-    if(nmax < 1 || batch < 1) sal_die("-n and -batch must be >= 1");
+    sal_check_flags(argc, argv, 6, flags);
+    int nmax = sal_flag_int(argc, argv, "-n", 500, 1, 100000000);
+    int batch = sal_flag_int(argc, argv, "-batch", 32, 1, 65536);
+    eng_form form = sal_flag_form(argc, argv, "onehot");
+    uint64_t rng = sal_flag_u64(argc, argv, "-seed", 1);
 
-    sal_need_file(datacfg, "data cfg");
-    list *options = read_data_cfg(datacfg);
-    char *listfile = option_find(options, "valid");
-    if(!listfile) listfile = option_find(options, "test");
-    if(!listfile) sal_die("data cfg '%s' has no valid= (or test=) list", datacfg);
-    char *labelfile = option_find(options, "labels");
-    if(!labelfile) sal_die("data cfg '%s' has no labels= file", datacfg);
-    sal_need_file(listfile, "image list (valid= of the data cfg)");
-    sal_need_file(labelfile, "labels file (labels= of the data cfg)");
-    list *llist = get_paths(labelfile);
-    int nlab = llist->size;
-    char **labels = (char **)list_to_array(llist);
-    list *plist = get_paths(listfile);
-    char **paths = (char **)list_to_array(plist);
-    int n = plist->size < nmax ? plist->size : nmax;
-    if(n == 0) sal_die("image list '%s' is empty", listfile);
+    int nlab = 0, npaths = 0;
+    char **labels = sal_class_labels(datacfg, &nlab);
+    char **paths = sal_data_images(datacfg, &npaths);
+    int n = npaths < nmax ? npaths : nmax;
+    if(n == 0) sal_die("data cfg '%s': its image list (valid= or test=) is empty", datacfg);
 
     network *net = sal_load_network(cfg, weights, 0);
     /* darknet's buffers are made for the cfg's batch: smaller batches only */
@@ -73,8 +53,9 @@ void saliency_eval(int argc, char **argv)
     eng *e = eng_init_for(net, 1, err, sizeof(err));
     if(!e) sal_die("cfg '%s': %s", cfg, err);
     int K = eng_classes(e), top = eng_top(e);
-    if(nlab < K) sal_die("labels file '%s' has %d labels, cfg '%s' has %d classes", labelfile, nlab, cfg, K);
-    if(net->h < 11 || net->w < 11) sal_die("cfg '%s': the agreement metrics need an input of at least 11x11", cfg);
+    if(nlab < K) sal_die("data cfg '%s' has %d labels, cfg '%s' has %d classes", datacfg, nlab, cfg, K);
+    if(net->h < MET_SSIM_WIN || net->w < MET_SSIM_WIN)
+        sal_die("cfg '%s': the agreement metrics need an input of at least %dx%d", cfg, MET_SSIM_WIN, MET_SSIM_WIN);
 
     int m = net->inputs;
     float *x = calloc((size_t)m*batch, sizeof(float));
@@ -83,7 +64,8 @@ void saliency_eval(int argc, char **argv)
     int *y = calloc(batch, sizeof(int));
     eval_mean mean = {{0, 0, 0, 0}, 0};
     int correct = 0, done = 0;
-    double t0 = what_time_is_it_now();
+    sal_progress prog;
+    sal_progress_init(&prog, "eval", "images", n);
     net->train = 0;
     while(done < n){
         int b, nb = n - done < batch ? n - done : batch;
@@ -97,7 +79,7 @@ void saliency_eval(int argc, char **argv)
             y[b] = label_of(path, labels, K);
             truth[b*K + y[b]] = 1;
         }
-        eng_heatmap(e, x, truth, form, 0, &rng, g);
+        if(eng_heatmap(e, x, truth, form, 0, &rng, g)) sal_die("cfg '%s': the engine cannot take the heatmap of this network", cfg);
         float *p = net->layers[top].output;
         for(b = 0; b < nb; ++b){
             if(max_index(p + b*K, K) == y[b]) ++correct;
@@ -106,20 +88,16 @@ void saliency_eval(int argc, char **argv)
             eval_mean_add(&mean, &a);
         }
         done += nb;
-        double el = what_time_is_it_now() - t0;
-        fprintf(stderr, "\r%d/%d images, %.1f images/s, %.0f s left   ", done, n, done/el, (n - done)/(done/el));
+        sal_progress_update(&prog, done);
     }
-    fprintf(stderr, "\n");
+    sal_progress_done(&prog);
     eval_agreement r = eval_mean_get(&mean);
     printf("weights: %s\n", weights);
     printf("images %d  top-1 %.4f  ssim %.4f  1/psnr %.4f  sobel %.4f  pearson %.4f  (%s heatmaps vs images, N_mm)\n",
            n, (double)correct/n, r.ssim, r.inv_psnr, r.sobel, r.pearson, eng_form_name(form));
     free(x); free(g); free(truth); free(y);
-    sal_free_strings(paths, plist->size);
+    sal_free_strings(paths, npaths);
     sal_free_strings(labels, nlab);
-    free_list(plist);
-    free_list(llist);
-    sal_free_data_cfg(options);
     eng_free(e);
     free_network(net);
 }

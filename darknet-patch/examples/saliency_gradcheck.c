@@ -13,25 +13,14 @@
 #include "engine.h"
 #include "reg.h"
 #include "gradcheck.h"
+#include "numparse.h"
 
-static void gradcheck_usage(void)
-{
-    fprintf(stderr, "usage: darknet saliency gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME]\n"
-                    "       [-method exact|finite|central] [-samples N] [-seed S] [-image FILE] [-step H]\n");
-}
-
-typedef struct { double t0, last; int shown; } gc_progress;
-
-/* at most once a second, from the first second on */
+/* the core's progress callback, through the verbs' progress line */
 static void show_progress(void *ctx, int done, int total)
 {
-    gc_progress *p = ctx;
-    double now = what_time_is_it_now();
-    if(now - p->t0 < 1 || now - p->last < 1) return;
-    p->last = now;
-    p->shown = 1;
-    double rate = done/(now - p->t0);
-    fprintf(stderr, "\rgradcheck: %d/%d samples, %.0f s left   ", done, total, rate > 0 ? (total - done)/rate : 0);
+    sal_progress *p = ctx;
+    p->total = total;
+    sal_progress_update(p, done);
 }
 
 static const char *kind_name(gc_kind k) { return k == GC_INPUT ? "input-grad" : "param-grad"; }
@@ -39,28 +28,23 @@ static const char *kind_name(gc_kind k) { return k == GC_INPUT ? "input-grad" : 
 void saliency_gradcheck(int argc, char **argv)
 {
     static const char *flags[] = {"-formulation", "-regularizer", "-method", "-samples", "-seed", "-image", "-step", 0};
-    if(argc < 4 || argv[3][0] == '-'){ gradcheck_usage(); exit(1); }
+    if(argc < 4 || argv[3][0] == '-'){ saliency_usage_of("gradcheck"); exit(1); }
     char *cfg = argv[3];
     char *weights = argc > 4 && argv[4][0] != '-' ? argv[4] : 0;
     sal_check_flags(argc, argv, weights ? 5 : 4, flags);
-    char *formname = sal_flag_str(argc, argv, "-formulation", "onehot");
     char *regname = sal_flag_str(argc, argv, "-regularizer", 0);
-    char *methodname = sal_flag_str(argc, argv, "-method", "exact");
     char *imagepath = sal_flag_str(argc, argv, "-image", 0);
-    int samples = sal_flag_int(argc, argv, "-samples", 8);
-    int seed = sal_flag_int(argc, argv, "-seed", 1);
-    char *stepstr = sal_flag_str(argc, argv, "-step", "1e-4");
-    char *end;
-    double step = strtod(stepstr, &end);
-    if(*end || end == stepstr || !(step > 0) || !isfinite(step)) sal_die("-step %s: a number > 0 (the relative step of method finite/central)", stepstr);
-    eng_form form;
-    if(eng_form_parse(formname, &form)) sal_die("-formulation %s: allowed: %s", formname, eng_form_names());
-    eng_method method;
-    if(eng_method_parse(methodname, &method)) sal_die("-method %s: allowed: %s", methodname, eng_method_names());
-    if(samples < 1) sal_die("-samples %d: must be >= 1", samples);
+    int samples = sal_flag_int(argc, argv, "-samples", 8, 1, 1000000);
+    uint64_t seed = sal_flag_u64(argc, argv, "-seed", 1);
+    double step = sal_flag_real(argc, argv, "-step", 1e-4, 0, 1, 1, 0);
+    eng_form form = sal_flag_form(argc, argv, "onehot");
+    eng_method method = sal_flag_method(argc, argv, "exact");
     if(imagepath) sal_need_file(imagepath, "image");
     const char *brk = getenv("SALIENCY_TEST_BREAK");
-    if(brk && brk[0]) eng_test_break = atoi(brk);
+    long brkv = 0;
+    char why[128];
+    if(brk && brk[0] && num_parse_long(brk, 0, 2, &brkv, why, sizeof(why))) sal_die("SALIENCY_TEST_BREAK=%s: %s; allowed: 0, 1, 2", brk, why);
+    eng_test_break = (int)brkv;
 
     network *net = sal_load_network(cfg, weights, 0);
     set_batch_network(net, 1);
@@ -86,7 +70,8 @@ void saliency_gradcheck(int argc, char **argv)
     }
     if(!weights) gc_random_network(net, x, (uint64_t)seed);
 
-    gc_progress prog = {what_time_is_it_now(), 0, 0};
+    sal_progress prog;
+    sal_progress_init(&prog, "gradcheck", "samples", 0);
     gc_cfg c = {0};
     c.form = form;
     c.reg = reg;
@@ -101,14 +86,14 @@ void saliency_gradcheck(int argc, char **argv)
     c.progress_ctx = &prog;
     gc_report rep;
     int rc = gc_run(net, x, &c, &rep, err, sizeof(err));
-    if(prog.shown) fprintf(stderr, "\n");
+    sal_progress_done(&prog);
     if(rc) sal_die("gradcheck on cfg '%s': %s", cfg, err);
 
     printf("gradcheck %s: ", cfg);
     if(weights) printf("weights %s, ", weights);
-    else printf("random weights (seed %d), ", seed);
+    else printf("random weights (seed %llu), ", (unsigned long long)seed);
     if(imagepath) printf("image %s", imagepath);
-    else printf("smooth random image (seed %d)", seed);
+    else printf("smooth random image (seed %llu)", (unsigned long long)seed);
     printf(" %dx%dx%d, class %d; S (%s) %.6g, lambda*R (%s, lambda 1) %.6g; method %s",
            net->w, net->h, net->c, rep.cls0, eng_form_name(form), rep.s0, reg->name, rep.r0, eng_method_name(rep.method));
     if(rep.method != ENG_EXACT) printf(" (step %g)", step);

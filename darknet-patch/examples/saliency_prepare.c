@@ -33,8 +33,8 @@ static const char *prep_name[PREP_CLASSES] = {
 
 static void prep_usage(void)
 {
+    saliency_usage_of("prepare");
     fprintf(stderr,
-        "usage: darknet saliency prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
         "  -train N, -test N  the first N images of each set (default: all)\n"
         "  -size S            PNGs resized to S x S pixels (default: the native 28 x 28)\n"
         "  -src DIR           where the idx files are (default " PREP_SRC ")\n");
@@ -146,6 +146,8 @@ static prep_text prep_write_set(idx_file *imgs, idx_file *labs, int count, int s
     int w = imgs->cols, h = imgs->rows;
     int ow = size > 0 ? size : w, oh = size > 0 ? size : h;
     double start = what_time_is_it_now();
+    sal_progress prog;
+    sal_progress_init(&prog, set, "images", count);
     image im = make_image(w, h, 1);
     for(i = 0; i < count; ++i){
         int cls = labs->data[i];
@@ -170,47 +172,27 @@ static prep_text prep_write_set(idx_file *imgs, idx_file *labs, int count, int s
             }
             ++written;
         }
-        if((i + 1) % 10000 == 0 || i + 1 == count){
-            printf("%s: %d/%d images, %d written, %d already there, %f seconds\n",
-                   set, i + 1, count, written, i + 1 - written, what_time_is_it_now() - start);
-            fflush(stdout);
-        }
+        sal_progress_update(&prog, i + 1);
     }
+    sal_progress_done(&prog);
+    printf("%s: %d/%d images, %d written, %d already there, %f seconds\n",
+           set, count, count, written, count - written, what_time_is_it_now() - start);
     free_image(im);
     return list;
-}
-
-static int prep_count_flag(int argc, char **argv, const char *flag, int def)
-{
-    int i;
-    for(i = 5; i < argc - 1; i += 2){
-        if(strcmp(argv[i], flag)) continue;
-        char *end;
-        long v = strtol(argv[i+1], &end, 10);
-        if(*end || end == argv[i+1] || v <= 0 || v > 100000000) sal_die("%s %s: expected a whole number > 0", flag, argv[i+1]);
-        return (int)v;
-    }
-    return def;
 }
 
 void saliency_prepare(int argc, char **argv)
 {
     static const char *flags[] = {"-train", "-test", "-size", "-src", 0};
-    int i, j;
+    int i;
     if(argc < 5){ prep_usage(); exit(1); }
     char *dataset = argv[3], *outdir = argv[4];
     if(strcmp(dataset, "fashion-mnist")) sal_die("prepare: unknown data set '%s' (known: fashion-mnist)", dataset);
-    for(i = 5; i < argc; i += 2){
-        for(j = 0; flags[j]; ++j) if(!strcmp(argv[i], flags[j])) break;
-        if(!flags[j]){ prep_usage(); sal_die("prepare: unknown option '%s'", argv[i]); }
-        if(i + 1 >= argc) sal_die("%s needs a value", argv[i]);
-    }
-    char *src = PREP_SRC;
-    for(i = 5; i < argc - 1; i += 2) if(!strcmp(argv[i], "-src")) src = argv[i+1];
-    int ntrain = prep_count_flag(argc, argv, "-train", -1);
-    int ntest = prep_count_flag(argc, argv, "-test", -1);
-    int size = prep_count_flag(argc, argv, "-size", 0);
-    if(size > 1024) sal_die("-size %d: at most 1024", size);
+    sal_check_flags(argc, argv, 5, flags);
+    char *src = sal_flag_str(argc, argv, "-src", PREP_SRC);
+    int ntrain = sal_flag_int(argc, argv, "-train", -1, 1, 100000000);
+    int ntest = sal_flag_int(argc, argv, "-test", -1, 1, 100000000);
+    int size = sal_flag_int(argc, argv, "-size", 0, 1, 1024);
     size_t outlen = strlen(outdir);
     while(outlen > 1 && outdir[outlen-1] == '/') outdir[--outlen] = 0;
     if(outlen == 0 || outlen > 150) sal_die("output directory '%s': give a name of 1 to 150 characters", outdir);

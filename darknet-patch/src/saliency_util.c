@@ -12,6 +12,7 @@
 #include "option_list.h"
 
 #include "utils.h"
+#include "numparse.h"
 
 static char *opt_or(list *options, char *key, char *def)
 {
@@ -198,20 +199,39 @@ void sal_save_png(image im, const char *prefix)
     if(rename(tmppng, dst) != 0) sal_die("cannot rename '%s' to '%s': %s", tmppng, dst, strerror(errno));
 }
 
-char **sal_class_names(char *datacfg, int *n)
+/* the lines of the file a data cfg names under key (or, without it, under other) */
+static char **data_cfg_lines(char *datacfg, const char *key, const char *other, const char *what, int *n)
 {
     sal_need_file(datacfg, "data cfg");
     list *options = read_data_cfg(datacfg);
-    char *names = opt_or(options, "names", 0);
-    if(!names) names = opt_or(options, "labels", 0);
-    if(!names) sal_die("data cfg '%s' has no names= (or labels=) key", datacfg);
-    sal_need_file(names, "class names file (names= of the data cfg)");
-    list *l = get_paths(names);
+    const char *used = key;
+    char *file = opt_or(options, (char *)key, 0);
+    if(!file){ used = other; file = opt_or(options, (char *)other, 0); }
+    if(!file) sal_die("data cfg '%s' has no %s= (or %s=) key", datacfg, key, other);
+    char need[256];
+    snprintf(need, sizeof(need), "%s file (%s= of the data cfg)", what, used);
+    sal_need_file(file, need);
+    list *l = get_paths(file);
     sal_free_data_cfg(options);
     *n = l->size;
     char **out = (char **)list_to_array(l);
     free_list(l);
     return out;
+}
+
+char **sal_class_names(char *datacfg, int *n)
+{
+    return data_cfg_lines(datacfg, "names", "labels", "class names", n);
+}
+
+char **sal_class_labels(char *datacfg, int *n)
+{
+    return data_cfg_lines(datacfg, "labels", "names", "labels", n);
+}
+
+char **sal_data_images(char *datacfg, int *n)
+{
+    return data_cfg_lines(datacfg, "valid", "test", "image list", n);
 }
 
 void sal_free_data_cfg(list *options)
@@ -233,6 +253,8 @@ void sal_free_strings(char **s, int n)
 }
 
 /* the value of "-flag" as a string, dying when the flag has no value */
+// ---- flags -------------------------------------------------------------------------------------
+
 char *sal_flag_str(int argc, char **argv, const char *flag, char *def)
 {
     int i;
@@ -244,24 +266,96 @@ char *sal_flag_str(int argc, char **argv, const char *flag, char *def)
     return def;
 }
 
-int sal_flag_int(int argc, char **argv, const char *flag, int def)
+long sal_flag_long(int argc, char **argv, const char *flag, long def, long lo, long hi)
 {
     char *v = sal_flag_str(argc, argv, flag, 0);
     if(!v) return def;
-    char *end;
-    long x = strtol(v, &end, 10);
-    if(*end || end == v) sal_die("%s %s: not a whole number", flag, v);
-    return (int)x;
+    long x;
+    char why[128];
+    if(num_parse_long(v, lo, hi, &x, why, sizeof(why))) sal_die("%s %s: %s; allowed: a whole number %ld ... %ld", flag, v, why, lo, hi);
+    return x;
 }
 
-/* dies on a "-flag" that the verb does not know; known lists the flags that take a value */
+int sal_flag_int(int argc, char **argv, const char *flag, int def, int lo, int hi)
+{
+    return (int)sal_flag_long(argc, argv, flag, def, lo, hi);
+}
+
+uint64_t sal_flag_u64(int argc, char **argv, const char *flag, uint64_t def)
+{
+    char *v = sal_flag_str(argc, argv, flag, 0);
+    if(!v) return def;
+    uint64_t x;
+    char why[128];
+    if(num_parse_u64(v, &x, why, sizeof(why))) sal_die("%s %s: %s; allowed: a whole number 0 ... 18446744073709551615", flag, v, why);
+    return x;
+}
+
+double sal_flag_real(int argc, char **argv, const char *flag, double def, double lo, int lo_open, double hi, int hi_open)
+{
+    char *v = sal_flag_str(argc, argv, flag, 0);
+    if(!v) return def;
+    double x;
+    char why[128];
+    if(num_parse_real(v, lo, lo_open, hi, hi_open, &x, why, sizeof(why)))
+        sal_die("%s %s: %s; allowed: a number %s %g and %s %g", flag, v, why, lo_open ? ">" : ">=", lo, hi_open ? "<" : "<=", hi);
+    return x;
+}
+
+eng_form sal_flag_form(int argc, char **argv, const char *def)
+{
+    char *v = sal_flag_str(argc, argv, "-formulation", (char *)def);
+    eng_form f;
+    if(eng_form_parse(v, &f)) sal_die("-formulation %s: allowed: %s", v, eng_form_names());
+    return f;
+}
+
+eng_method sal_flag_method(int argc, char **argv, const char *def)
+{
+    char *v = sal_flag_str(argc, argv, "-method", (char *)def);
+    eng_method m;
+    if(eng_method_parse(v, &m)) sal_die("-method %s: allowed: %s", v, eng_method_names());
+    return m;
+}
+
+/* dies on a "-flag" that the verb does not know or that is given twice; known lists the flags
+   that take a value */
 void sal_check_flags(int argc, char **argv, int first, const char **known)
 {
-    int i, j;
+    int i, j, k;
     for(i = first; i < argc; ++i){
         if(argv[i][0] != '-') sal_die("unexpected argument '%s'", argv[i]);
         for(j = 0; known[j]; ++j) if(!strcmp(argv[i], known[j])) break;
         if(!known[j]) sal_die("unknown option '%s'", argv[i]);
+        for(k = first; k < i; k += 2) if(!strcmp(argv[k], argv[i])) sal_die("%s is given twice; give it once", argv[i]);
         ++i;
     }
+}
+
+// ---- progress --------------------------------------------------------------------------------
+
+void sal_progress_init(sal_progress *p, const char *what, const char *unit, long total)
+{
+    memset(p, 0, sizeof(*p));
+    p->what = what;
+    p->unit = unit;
+    p->total = total;
+    p->t0 = what_time_is_it_now();
+}
+
+void sal_progress_update(sal_progress *p, long done)
+{
+    double now = what_time_is_it_now();
+    if(now - p->t0 < 1 || now - p->last < 1) return;
+    p->last = now;
+    p->shown = 1;
+    double rate = done/(now - p->t0);
+    fprintf(stderr, "\r%s: %ld/%ld %s, %.1f %s/s, %.0f s left   ", p->what, done, p->total, p->unit, rate, p->unit,
+            rate > 0 ? (p->total - done)/rate : 0);
+}
+
+void sal_progress_done(sal_progress *p)
+{
+    if(p->shown) fprintf(stderr, "\n");
+    p->shown = 0;
 }

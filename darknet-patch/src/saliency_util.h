@@ -4,7 +4,9 @@
 #define SALIENCY_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "darknet.h"
+#include "engine.h"
 
 /* prints "darknet saliency: <message>" to stderr and exits 1 (stdout and stderr flushed, no
    atexit handlers or static destructors: safe while darknet's loader thread runs) */
@@ -39,18 +41,45 @@ void sal_save_png(image im, const char *prefix);
 /* writes n bytes to path through path.tmp and a rename; dies on failure */
 void sal_write_file(const char *path, const void *data, size_t n);
 
-/* the names of a data cfg's classes (names= or labels=), their count in *n */
+/* the names of a data cfg's classes (names= or labels=), their count in *n: for printing */
 char **sal_class_names(char *datacfg, int *n);
+/* its labels (labels= or names=): the substrings of image paths darknet's classifier finds the
+   class by (fill_truth) */
+char **sal_class_labels(char *datacfg, int *n);
+/* its held-out image list (valid= or test=) */
+char **sal_data_images(char *datacfg, int *n);
 /* what read_data_cfg() returns (darknet has no free for it: keys and values share fgetl's lines) */
 void sal_free_data_cfg(list *options);
 /* n strings and their array (sal_class_names, list_to_array of get_paths) */
 void sal_free_strings(char **s, int n);
 
-/* Flags of the verbs: the value of "-flag" as a string (def when absent; dies when the flag has no
-   value), as a whole number (dies when it is not one); sal_check_flags dies on an argument from
-   argv[first] on that is not one of known (the flags that take a value) followed by its value. */
+/* the usage line of a verb (saliency.c's table of verbs) */
+void saliency_usage_of(const char *verb);
+
+/* ---- flags of the verbs (numbers read strictly, src/numparse.h; each dies naming the flag, the
+   value and what is allowed) ---- */
+/* the value of "-flag" (def when absent; dies when the flag has no value) */
 char *sal_flag_str(int argc, char **argv, const char *flag, char *def);
-int sal_flag_int(int argc, char **argv, const char *flag, int def);
+/* a whole number in [lo, hi] */
+long sal_flag_long(int argc, char **argv, const char *flag, long def, long lo, long hi);
+int sal_flag_int(int argc, char **argv, const char *flag, int def, int lo, int hi);
+/* a whole number 0 ... 2^64 - 1 (seeds) */
+uint64_t sal_flag_u64(int argc, char **argv, const char *flag, uint64_t def);
+/* a finite number between lo and hi (the open ends strict) */
+double sal_flag_real(int argc, char **argv, const char *flag, double def, double lo, int lo_open, double hi, int hi_open);
+/* -formulation and -method by their tables (engine.h) */
+eng_form sal_flag_form(int argc, char **argv, const char *def);
+eng_method sal_flag_method(int argc, char **argv, const char *def);
+/* dies on an argument from argv[first] on that is not one of known (the flags that take a value)
+   followed by its value, or a flag given twice */
 void sal_check_flags(int argc, char **argv, int first, const char **known);
+
+/* ---- progress of long work: at most once a second, on stderr, one line rewritten:
+   "<what>: <done>/<total> <unit>, <rate> <unit>/s, <seconds> s left" ---- */
+typedef struct { const char *what, *unit; long total; double t0, last; int shown; } sal_progress;
+void sal_progress_init(sal_progress *p, const char *what, const char *unit, long total);
+void sal_progress_update(sal_progress *p, long done);
+/* ends the line, if one was shown */
+void sal_progress_done(sal_progress *p);
 
 #endif
