@@ -6,9 +6,11 @@
 
 #include <stddef.h>
 
-// The metric names in the order compare prints them, NULL-terminated.
-extern const char *const cmp_names[];
-#define CMP_NAME_LIST "ssim, ssim_unfiltered, psnr, psnr_hvs, psnr_hvsm, mse, cor, grad_diff, sobel_edges, tv, all"
+// The metrics in the order compare prints them: their count, the i-th name, and "ssim, ..., all"
+// (a static string, from the one table).
+int cmp_count(void);
+const char *cmp_name(int i);
+const char *cmp_names(void);
 
 // The metric called name of a against b (reference), both (C, H, W), into *v: psnr of identical
 // images is +inf, psnr_hvs(m) are in dB (capped at 100), cor is the mean over channels of Pearson's

@@ -20,15 +20,15 @@ void saliency_compare(int argc, char **argv)
     int i;
     if(argc < 5){
         saliency_usage_of("compare");
-        fprintf(stderr, "  NAME: " CMP_NAME_LIST "\n");
+        fprintf(stderr, "  NAME: %s\n", cmp_names());
         exit(1);
     }
     sal_check_flags(argc, argv, 5, flags);
     char *metric = sal_flag_str(argc, argv, "-metric", "all");
     int all = !strcmp(metric, "all");
     if(!all){
-        for(i = 0; cmp_names[i]; ++i) if(!strcmp(metric, cmp_names[i])) break;
-        if(!cmp_names[i]) sal_die("-metric %s: allowed: %s", metric, CMP_NAME_LIST);
+        for(i = 0; i < cmp_count() && strcmp(metric, cmp_name(i)); ++i);
+        if(i == cmp_count()) sal_die("-metric %s: allowed: %s", metric, cmp_names());
     }
     /* 3 channels, not the file's own: darknet's OpenCV loader swaps channels 0 and 2 of every image
        (rgbgr_image), which for a 1-channel file reads and writes past the data. Grey files come back
@@ -41,19 +41,20 @@ void saliency_compare(int argc, char **argv)
                 argv[3], a.w, a.h, a.c, argv[4], b.w, b.h, b.c);
     }
     int failed = 0;
-    for(i = 0; cmp_names[i]; ++i){
-        if(!all && strcmp(metric, cmp_names[i])) continue;
+    for(i = 0; i < cmp_count(); ++i){
+        const char *name = cmp_name(i);
+        if(!all && strcmp(metric, name)) continue;
         double v = 0;
         char err[256];
-        if(cmp_metric(cmp_names[i], a.data, b.data, a.c, a.h, a.w, &v, err, sizeof(err))){
+        if(cmp_metric(name, a.data, b.data, a.c, a.h, a.w, &v, err, sizeof(err))){
             if(!all) sal_die("%s", err);
             fprintf(stderr, "darknet saliency: %s\n", err);
             failed = 1;
             continue;
         }
         /* identical images: PSNR is infinite (darknet builds with -Ofast: no isinf) */
-        if(!strcmp(cmp_names[i], "psnr") && mse_metric(a.data, b.data, a.c*a.h*a.w, 0) == 0) printf("%s inf\n", cmp_names[i]);
-        else printf("%s %.9g\n", cmp_names[i], v);
+        if(!strcmp(name, "psnr") && mse_metric(a.data, b.data, a.c*a.h*a.w, 0) == 0) printf("%s inf\n", name);
+        else printf("%s %.9g\n", name, v);
     }
     free_image(a);
     free_image(b);

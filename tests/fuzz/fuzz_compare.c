@@ -35,8 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else a[i] = src[i % nsrc]/255.f;
     }
     int k;
-    for(k = 0; cmp_names[k]; ++k){
-        const char *name = cmp_names[k];
+    for(k = 0; k < cmp_count(); ++k){
+        const char *name = cmp_name(k);
         double v = 0;
         char err[256];
         memset(err, 0, sizeof(err));
