@@ -107,7 +107,7 @@ const float *eng_adjoint(const eng *e, int k);
 // `darknet saliency gradcheck` from the environment variable SALIENCY_TEST_BREAK, nowhere else.
 extern int eng_test_break;
 
-// A seedable normal generator (rng.h: xorshift64* + Box-Muller), for spectreg and the noise methods.
+// A seedable normal generator (rng.h: xorshift64* + Box-Muller), for spectreg's projections.
 float eng_randn(uint64_t *rng);
 
 #endif

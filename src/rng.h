@@ -1,5 +1,5 @@
 // rng.h: the project's one seedable generator, xorshift64* (Vigna 2016), for spectreg's random
-// projections, the noise of the saliency methods and the test suites. Same state, same draws.
+// projections and the test suites. Same state, same draws.
 #ifndef SALIENCY_RNG_H
 #define SALIENCY_RNG_H
 

@@ -127,7 +127,8 @@ tu_frozen *tu_freeze(network *net)
 
 void tu_frozen_forward(network *netp, tu_frozen *f)
 {
-    (void)f;
+    // the statistics are the ones tu_freeze lent to this network's inference mode
+    if (!f || f->n != netp->n) { fprintf(stderr, "tu_frozen_forward: not frozen by tu_freeze for this network\n"); abort(); }
     network net = *netp;
     net.train = 0;
     for (int i = 0; i < net.n; ++i) {

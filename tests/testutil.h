@@ -31,7 +31,8 @@ float tu_uniform(uint64_t *rng);
 
 // darknet's forward with the batch-norm statistics of a previous training-mode forward frozen
 // (used as constants: the engine's per-example semantics) and each dropout reusing its draw.
-// frozen_forward_begin() records the statistics (call it right after a training-mode forward).
+// tu_freeze() records the statistics (call it right after a training-mode forward) and lends them
+// to inference mode; tu_frozen_forward() runs on them; tu_unfreeze() gives the rolling ones back.
 typedef struct tu_frozen tu_frozen;
 tu_frozen *tu_freeze(network *net);
 void tu_frozen_forward(network *net, tu_frozen *f);
