@@ -2,8 +2,8 @@
    In training (net.train with labels) its forward runs the regularizer's share of the step
    (eng_reg_step): -lambda * dR/dtheta lands in darknet's update buffers, lambda * R in the loss
    darknet prints. Otherwise it passes the probabilities through and costs nothing.
-   Every step it also checks that training has not diverged (parameters, loss, heatmap, R and
-   updates finite); when it has, it stops with status 1 naming the batch, the bad value and the
+   Every step it also checks that training has not diverged (parameters, the network's outputs,
+   heatmap, R and updates finite); when it has, it stops with status 1 naming the batch, the bad value and the
    last checkpoint written.
    Nothing to save or load: weights files of a cfg with and without the section are the same. */
 #include <stdio.h>
@@ -173,14 +173,18 @@ void forward_saliency_layer(const layer l, network net)
         c->eng = eng_init_for(c->net, c->sec.rc.method == ENG_EXACT, err, sizeof(err));
         if(!c->eng) sal_fail("%s: [saliency] (layer %d): %s", c->file, c->index, err);
     }
-    /* the last update, then this forward's loss, before the regularizer builds on them */
+    /* the last update, then this forward's outputs, before the regularizer builds on them. Not the
+       loss: darknet's cross-entropy is +inf whenever a label's probability underflows to 0, which
+       a healthy early step can do (its gradient p - t stays finite) */
     if(eng_check_finite(c->eng, 0, err, sizeof(err))){
         snprintf(what, sizeof(what), "%s after the last update", err);
         diverged(c, net, what);
     }
     layer sm = net.layers[c->index - 1];
-    if(sm.cost && !num_finite_f(sm.cost[0])){
-        snprintf(what, sizeof(what), "the loss is %g", sm.cost[0]);
+    int i;
+    for(i = 0; i < sm.outputs*sm.batch; ++i){
+        if(num_finite_f(sm.output[i])) continue;
+        snprintf(what, sizeof(what), "the network's output %d (image %d) is %g", i % sm.outputs, i / sm.outputs, sm.output[i]);
         diverged(c, net, what);
     }
     double t0 = what_time_is_it_now();
@@ -191,13 +195,7 @@ void forward_saliency_layer(const layer l, network net)
         diverged(c, net, what);
     }
     /* the loss darknet prints is sum_b CE_b (the softmax's cost) per image: add lambda * sum_b R_b */
-    if(sm.cost){
-        sm.cost[0] += c->sec.rc.lambda * rep.r_mean * l.batch;
-        if(!num_finite_f(sm.cost[0])){
-            snprintf(what, sizeof(what), "the loss with lambda * R is %g (R %g)", sm.cost[0], rep.r_mean);
-            diverged(c, net, what);
-        }
-    }
+    if(sm.cost) sm.cost[0] += c->sec.rc.lambda * rep.r_mean * l.batch;
     report(c, net, &rep, sm.cost ? sm.cost[0] / l.batch : 0, what_time_is_it_now() - t0);
 }
 
