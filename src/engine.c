@@ -362,7 +362,8 @@ int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int t
 {
     network *net = e->net;
     eng_fit_batch(e);
-    eng_bn_saved *saved = train ? eng_save_rolling(net) : NULL;   // only a training-mode forward moves them
+    eng_snap saved = {0};
+    if (train) eng_snap_rolling(&saved, net);   // only a training-mode forward moves them
     int old_train = net->train;
     float *old_truth = net->truth;
     net->truth = 0;   // no cost layers' work, and nothing for them to read
@@ -381,7 +382,7 @@ int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int t
     if (g != e->g) memcpy(e->g, g, sizeof(float) * (size_t)net->inputs * net->batch);
     net->train = old_train;
     net->truth = old_truth;
-    if (saved) eng_restore_rolling(net, saved);
+    eng_snap_restore(&saved);
     return rc;
 }
 

@@ -11,48 +11,57 @@
 #include "blas.h"
 #include "network.h"
 
-eng_bn_saved *eng_save_rolling(network *net)
+// ----------------------------------------------------------------------------------------------
+// snapshots
+
+void eng_snap_add(eng_snap *s, void *p, size_t bytes)
 {
-    eng_bn_saved *s = calloc(net->n, sizeof *s);
+    if (!p || !bytes) return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        s->at = realloc(s->at, s->cap * sizeof(void *));
+        s->copy = realloc(s->copy, s->cap * sizeof(void *));
+        s->bytes = realloc(s->bytes, s->cap * sizeof(size_t));
+    }
+    s->at[s->n] = p;
+    s->copy[s->n] = malloc(bytes);
+    memcpy(s->copy[s->n], p, bytes);
+    s->bytes[s->n++] = bytes;
+}
+
+void eng_snap_restore(eng_snap *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        memcpy(s->at[i], s->copy[i], s->bytes[i]);
+        free(s->copy[i]);
+    }
+    free(s->at); free(s->copy); free(s->bytes);
+    memset(s, 0, sizeof *s);
+}
+
+void eng_snap_rolling(eng_snap *s, network *net)
+{
     for (int k = 0; k < net->n; k++) {
         layer *l = &net->layers[k];
         if (!eng_has_bn(l) || !l->rolling_mean) continue;
-        int c = l->out_c;
-        s[k].mean = malloc(c * sizeof(float));
-        s[k].var = malloc(c * sizeof(float));
-        memcpy(s[k].mean, l->rolling_mean, c * sizeof(float));
-        memcpy(s[k].var, l->rolling_variance, c * sizeof(float));
+        eng_snap_add(s, l->rolling_mean, l->out_c * sizeof(float));
+        eng_snap_add(s, l->rolling_variance, l->out_c * sizeof(float));
     }
-    return s;
-}
-
-void eng_restore_rolling(network *net, eng_bn_saved *s)
-{
-    for (int k = 0; k < net->n; k++) {
-        if (!s[k].mean) continue;
-        layer *l = &net->layers[k];
-        memcpy(l->rolling_mean, s[k].mean, l->out_c * sizeof(float));
-        memcpy(l->rolling_variance, s[k].var, l->out_c * sizeof(float));
-        free(s[k].mean);
-        free(s[k].var);
-    }
-    free(s);
 }
 
 // Training mode: inference-mode batch norm normalises with rolling_*, so lend it the last
-// forward's batch statistics (restore_rolling gives the rolling ones back). NULL in inference mode.
-static eng_bn_saved *lend_batch_stats(eng *e)
+// forward's batch statistics (the rolling ones go into s, to be restored). Nothing in inference mode.
+static void lend_batch_stats(eng *e, eng_snap *s)
 {
     network *net = e->net;
-    if (!net->train) return NULL;
-    eng_bn_saved *saved = eng_save_rolling(net);
+    if (!net->train) return;
+    eng_snap_rolling(s, net);
     for (int k = 0; k <= e->top; k++) {
         layer *l = &net->layers[k];
         if (!eng_has_bn(l)) continue;
         memcpy(l->rolling_mean, l->mean, l->out_c * sizeof(float));
         memcpy(l->rolling_variance, l->variance, l->out_c * sizeof(float));
     }
-    return saved;
 }
 
 // darknet's layer forwards up to the top softmax in inference mode, each dropout reusing its
@@ -124,25 +133,25 @@ int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float 
     network *net = e->net;
     int top = e->top, B = net->batch;
     size_t nb = (size_t)net->inputs * B;
-    float **saved = calloc(3 * (top + 1), sizeof(float *));
+    for (int k = 0; k <= top; k++) {
+        size_t n[3];
+        if (eng_update_sizes(&net->layers[k], n)) {
+            snprintf(err, errlen, "layer %d (%s): keeps its weights in sub-layers; not supported by method=finite", k, get_layer_string(net->layers[k].type));
+            return -1;
+        }
+    }
+    // what the stock backward touches besides g: the update buffers and the softmax's delta
+    eng_snap snap = {0};
     for (int k = 0; k <= top; k++) {
         layer *l = &net->layers[k];
         size_t n[3];
-        if (eng_update_sizes(l, n)) {
-            snprintf(err, errlen, "layer %d (%s): keeps its weights in sub-layers; not supported by method=finite", k, get_layer_string(l->type));
-            for (int i = 0; i < 3 * (top + 1); i++) free(saved[i]);
-            free(saved);
-            return -1;
-        }
-        float *arr[3] = {l->weight_updates, l->bias_updates, l->scale_updates};
-        for (int a = 0; a < 3; a++)
-            if (n[a]) { saved[3 * k + a] = malloc(n[a] * sizeof(float)); memcpy(saved[3 * k + a], arr[a], n[a] * sizeof(float)); }
+        eng_update_sizes(l, n);
+        eng_snap_add(&snap, l->weight_updates, n[0] * sizeof(float));
+        eng_snap_add(&snap, l->bias_updates, n[1] * sizeof(float));
+        eng_snap_add(&snap, l->scale_updates, n[2] * sizeof(float));
     }
-    layer *sm = &net->layers[top];
-    size_t nk = (size_t)e->classes * B;
-    float *smdelta = malloc(nk * sizeof(float));
-    memcpy(smdelta, sm->delta, nk * sizeof(float));
-    eng_bn_saved *stats = lend_batch_stats(e);
+    eng_snap_add(&snap, net->layers[top].delta, (size_t)e->classes * B * sizeof(float));
+    lend_batch_stats(e, &snap);
     int train = net->train;
     forward_frozen(e);
     float *fac = malloc(B * sizeof(float));
@@ -156,76 +165,34 @@ int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float 
     free(fac);
     zero_deltas(e);
     net->train = train;
-    if (stats) eng_restore_rolling(net, stats);
-    memcpy(sm->delta, smdelta, nk * sizeof(float));
-    free(smdelta);
-    for (int k = 0; k <= top; k++) {
-        layer *l = &net->layers[k];
-        size_t n[3];
-        eng_update_sizes(l, n);
-        float *arr[3] = {l->weight_updates, l->bias_updates, l->scale_updates};
-        for (int a = 0; a < 3; a++) if (saved[3 * k + a]) { memcpy(arr[a], saved[3 * k + a], n[a] * sizeof(float)); free(saved[3 * k + a]); }
-    }
-    free(saved);
+    eng_snap_restore(&snap);
     return 0;
 }
 
 // What darknet's backward reads of the layers up to the top softmax (outputs, batch norm's x and
-// x_norm, maxpool's choices), for the layer types whose state that is all; NULL otherwise.
-typedef struct { int n; float **out, **x, **xn; int **idx; } state_snap;
-
-static state_snap *snapshot(eng *e)
+// x_norm, maxpool's choices) into s, for networks whose layer types that is all: 0; -1 otherwise.
+static int snap_state(eng *e, eng_snap *s)
 {
     network *net = e->net;
     int top = e->top, B = net->batch;
-    if (top < 0) return NULL;
     for (int k = 0; k <= top; k++) {
         LAYER_TYPE t = net->layers[k].type;
         const eng_rule *r = eng_rule_of(t);
-        if ((!r || !r->lin) && t != SOFTMAX) return NULL;
+        if ((!r || !r->lin) && t != SOFTMAX) return -1;
     }
-    state_snap *s = calloc(1, sizeof *s);
-    s->n = top + 1;
-    size_t nl = (size_t)top + 1;
-    s->out = calloc(nl, sizeof(float *));
-    s->x = calloc(nl, sizeof(float *));
-    s->xn = calloc(nl, sizeof(float *));
-    s->idx = calloc(nl, sizeof(int *));
+    // in layer order: a dropout shares its output with the layer before it and comes after it
     for (int k = 0; k <= top; k++) {
         layer *l = &net->layers[k];
         size_t n = (size_t)l->outputs * B;
-        s->out[k] = malloc(n * sizeof(float));
-        memcpy(s->out[k], l->output, n * sizeof(float));
+        eng_snap_add(s, l->output, n * sizeof(float));
         if (eng_has_bn(l)) {
-            s->x[k] = malloc(n * sizeof(float));
-            s->xn[k] = malloc(n * sizeof(float));
-            memcpy(s->x[k], l->x, n * sizeof(float));
-            memcpy(s->xn[k], l->x_norm, n * sizeof(float));
+            eng_snap_add(s, l->x, n * sizeof(float));
+            eng_snap_add(s, l->x_norm, n * sizeof(float));
         }
         const eng_rule *r = eng_rule_of(l->type);
-        if (r && r->snap_indexes) {
-            s->idx[k] = malloc(n * sizeof(int));
-            memcpy(s->idx[k], l->indexes, n * sizeof(int));
-        }
+        if (r && r->snap_indexes) eng_snap_add(s, l->indexes, n * sizeof(int));
     }
-    return s;
-}
-
-static void restore_snapshot(eng *e, state_snap *s)
-{
-    network *net = e->net;
-    int B = net->batch;
-    // in order: a dropout shares its output with the layer before it and comes after it
-    for (int k = 0; k < s->n; k++) {
-        layer *l = &net->layers[k];
-        size_t n = (size_t)l->outputs * B;
-        memcpy(l->output, s->out[k], n * sizeof(float));
-        if (s->x[k]) { memcpy(l->x, s->x[k], n * sizeof(float)); memcpy(l->x_norm, s->xn[k], n * sizeof(float)); }
-        if (s->idx[k]) memcpy(l->indexes, s->idx[k], n * sizeof(int));
-        free(s->out[k]); free(s->x[k]); free(s->xn[k]); free(s->idx[k]);
-    }
-    free(s->out); free(s->x); free(s->xn); free(s->idx);
-    free(s);
+    return 0;
 }
 
 void eng_finite_step(eng *e, const eng_reg_cfg *c, const float *truth, const float *r)
@@ -246,12 +213,10 @@ void eng_finite_step(eng *e, const eng_reg_cfg *c, const float *truth, const flo
         neg[b] = -fac[b];
     }
     // keep the primal softmax delta (darknet's CE delta, truth - p) for darknet's backward
-    layer *sm = &net->layers[e->top];
-    size_t nk = (size_t)e->classes * B;
-    float *smdelta = malloc(nk * sizeof(float));
-    memcpy(smdelta, sm->delta, nk * sizeof(float));
+    eng_snap snap = {0};
+    eng_snap_add(&snap, net->layers[e->top].delta, (size_t)e->classes * B * sizeof(float));
     // darknet's backward adds -fac * dS/dtheta: at x + hu with +fac, at x (or x - hu) with -fac
-    eng_bn_saved *saved = lend_batch_stats(e);
+    lend_batch_stats(e, &snap);
     int train = net->train;
     if (c->method == ENG_FINITE_CENTRAL) {
         for (int i = 0; i < n * B; i++) net->input[i] = x0[i] + h[i / n] * e->u[i];
@@ -265,17 +230,17 @@ void eng_finite_step(eng *e, const eng_reg_cfg *c, const float *truth, const flo
     } else {
         // at x first, on the state darknet's forward left (the frozen forward computes the same
         // numbers); kept aside and put back after x + hu instead of a third forward
-        state_snap *snap = snapshot(e);
+        eng_snap state = {0};
+        int kept = snap_state(e, &state) == 0;
         stock_backward(e, c->form, truth, r, neg);
         for (int i = 0; i < n * B; i++) net->input[i] = x0[i] + h[i / n] * e->u[i];
         forward_frozen(e);
         stock_backward(e, c->form, truth, r, fac);
         memcpy(net->input, x0, nb * sizeof(float));
-        if (snap) restore_snapshot(e, snap); else forward_frozen(e);
+        if (kept) eng_snap_restore(&state); else { eng_snap_restore(&state); forward_frozen(e); }
         zero_deltas(e);
     }
     net->train = train;
-    if (saved) eng_restore_rolling(net, saved);
-    memcpy(sm->delta, smdelta, nk * sizeof(float));
-    free(x0); free(fac); free(neg); free(h); free(smdelta);
+    eng_snap_restore(&snap);
+    free(x0); free(fac); free(neg); free(h);
 }

@@ -71,10 +71,14 @@ static inline float *eng_buf(float **stream, float *input, int j) { return j < 0
 
 // ---- shared between engine.c and engine_finite.c -------------------------------------------------
 
-// BN rolling statistics saved aside and put back (training-mode forwards move them)
-typedef struct { float *mean, *var; } eng_bn_saved;
-eng_bn_saved *eng_save_rolling(network *net);
-void eng_restore_rolling(network *net, eng_bn_saved *s);
+// A snapshot of buffers, the one way the engine puts back state it borrows: each buffer added
+// is copied at once; eng_snap_restore copies them all back in the order they were added and frees
+// the copies. A zeroed eng_snap is empty.
+typedef struct { int n, cap; void **at, **copy; size_t *bytes; } eng_snap;
+void eng_snap_add(eng_snap *s, void *p, size_t bytes);
+void eng_snap_restore(eng_snap *s);
+// adds every batch-norm layer's rolling statistics (training-mode forwards move them)
+void eng_snap_rolling(eng_snap *s, network *net);
 
 // g = +dS/dx through darknet's own backward (any layer type); see engine_finite.c
 int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float *r, float *g, char *err, int errlen);
