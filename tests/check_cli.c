@@ -92,18 +92,7 @@ static void setup(void)
 // runs "$DARKNET saliency <args>", output (stdout+stderr) into out; returns the exit status
 static int run(const char *args, char *out, int outlen)
 {
-    const char *bin = getenv("DARKNET") ? getenv("DARKNET") : "./darknet";
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s saliency %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_msg(p != NULL, "cannot run %s", cmd);
-    int len = 0, c;
-    while ((c = fgetc(p)) != EOF) if (len < outlen - 1) out[len++] = (char)c;
-    out[len] = 0;
-    int st = pclose(p);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    tu_check_sanitizer(cmd, rc, out);
-    return rc;
+    return tu_saliency(NULL, args, out, outlen);
 }
 
 static long file_size(const char *path)

@@ -55,17 +55,9 @@ static void cmp_write(const char *name, int c, int h, int w, int seed, char *pat
 // runs "$DARKNET saliency compare <args>", stdout and stderr into out; returns the exit status
 static int cmp_run(const char *args, char *out, size_t n)
 {
-    const char *bin = getenv("DARKNET") ? getenv("DARKNET") : "./darknet";
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s saliency compare %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_msg(p != 0, "cannot run %s", cmd);
-    size_t len = fread(out, 1, n - 1, p);
-    out[len] = 0;
-    int st = pclose(p);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    tu_check_sanitizer(cmd, rc, out);
-    return rc;
+    char full[4096];
+    snprintf(full, sizeof full, "compare %s", args);
+    return tu_saliency(NULL, full, out, (int)n);
 }
 
 // the value printed on the line "name VALUE"

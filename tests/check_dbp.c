@@ -343,26 +343,14 @@ END_TEST
 
 START_TEST(nan_input_is_an_error)
 {
-    network *net = tu_net(tu_testnet("conv"));
-    tu_randomize(net, 1);
-    char err[512];
-    eng *e = eng_init(net, err, sizeof err);
-    int B = net->batch, K = eng_classes(e);
-    float *truth = calloc(B * K, sizeof(float));
-    for (int b = 0; b < B; b++) truth[b * K] = 1;
-    uint64_t rng = 1;
-    tu_fill(net->input, net->inputs * B, 0, 1, &rng);
-    net->train = 1;
-    srand(11);   // the same dropout draws in every run of the case
-    forward_network(net);
-    net->input[3] = NAN;   // the image the regularizer compares with
+    tu_case t = tu_case_new(tu_testnet("conv"), 1, 1);
+    t.net->input[3] = NAN;   // the image the regularizer compares with
     eng_reg_cfg c = { reg_lookup("mse", NULL, 0), ENG_ONEHOT, 1, ENG_EXACT, 0.01f };
-    err[0] = 0;
-    ck_assert(eng_reg_step(e, &c, truth, &rng, NULL, err, sizeof err) != 0);
+    char err[512] = "";
+    uint64_t rng = 1;
+    ck_assert(eng_reg_step(t.e, &c, t.truth, &rng, NULL, err, sizeof err) != 0);
     ck_assert_msg(strstr(err, "mse") && strstr(err, "image 0"), "message: %s", err);
-    free(truth);
-    eng_free(e);
-    free_network(net);
+    tu_case_free(&t);
 }
 END_TEST
 
@@ -370,32 +358,21 @@ END_TEST
 // steps on the same batch use different r (different heatmaps), and the same seed repeats them.
 START_TEST(spectreg_draws_afresh_every_step)
 {
-    network *net = tu_net(tu_testnet("conv"));
-    tu_randomize(net, 4);
-    char err[512];
-    eng *e = eng_init(net, err, sizeof err);
-    int B = net->batch, K = eng_classes(e), n = net->inputs * B;
-    float *truth = calloc(B * K, sizeof(float));
-    for (int b = 0; b < B; b++) truth[b * K + b % K] = 1;
-    uint64_t fill = 5;
-    tu_fill(net->input, n, 0, 1, &fill);
-    net->train = 1;
-    forward_network(net);
+    tu_case t = tu_case_new(tu_testnet("conv"), 4, 1);
     eng_reg_cfg c = { reg_lookup("l2", NULL, 0), ENG_SPECTREG, 0.5f, ENG_EXACT, 0.01f };
     float *g[3];
+    char err[512];
     uint64_t rng = 7;
     for (int step = 0; step < 3; step++) {
         if (step == 2) rng = 7;   // the same seed again
-        ck_assert_msg(eng_reg_step(e, &c, truth, &rng, NULL, err, sizeof err) == 0, "%s", err);
-        g[step] = malloc(n * sizeof(float));
-        memcpy(g[step], eng_last_heatmap(e), n * sizeof(float));
+        ck_assert_msg(eng_reg_step(t.e, &c, t.truth, &rng, NULL, err, sizeof err) == 0, "%s", err);
+        g[step] = malloc(t.n * sizeof(float));
+        memcpy(g[step], eng_last_heatmap(t.e), t.n * sizeof(float));
     }
-    ck_assert_msg(memcmp(g[0], g[1], n * sizeof(float)) != 0, "the second step reused the first step's projection");
-    ck_assert_msg(memcmp(g[0], g[2], n * sizeof(float)) == 0, "the same seed gave another projection");
+    ck_assert_msg(memcmp(g[0], g[1], t.n * sizeof(float)) != 0, "the second step reused the first step's projection");
+    ck_assert_msg(memcmp(g[0], g[2], t.n * sizeof(float)) == 0, "the same seed gave another projection");
     for (int i = 0; i < 3; i++) free(g[i]);
-    free(truth);
-    eng_free(e);
-    free_network(net);
+    tu_case_free(&t);
 }
 END_TEST
 

@@ -19,16 +19,10 @@
 // runs "[env] $DARKNET saliency gradcheck <args>", stdout and stderr into out; the exit status
 static int run(const char *env, const char *args, char *out, int outlen)
 {
-    const char *bin = getenv("DARKNET") ? getenv("DARKNET") : "./darknet";
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s OPENBLAS_NUM_THREADS=1 %s saliency gradcheck %s 2>&1", env ? env : "", bin, args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_msg(p != NULL, "cannot run %s", cmd);
-    int len = 0, c;
-    while ((c = fgetc(p)) != EOF) if (len < outlen - 1) out[len++] = (char)c;
-    out[len] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    char e[1024], full[40000];
+    snprintf(e, sizeof e, "%s OPENBLAS_NUM_THREADS=1", env ? env : "");
+    snprintf(full, sizeof full, "gradcheck %s", args);
+    return tu_saliency(e, full, out, outlen);
 }
 
 // the per-layer result lines of the output

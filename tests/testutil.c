@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
+#include "engine.h"
 #include "rng.h"
 #include "parser.h"
 
@@ -194,11 +195,13 @@ const char *tu_darknet(void)
 
 int tu_run(const char *cmd, char *out, int outlen)
 {
-    char full[8192];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    size_t flen = strlen(cmd) + 8;
+    char *full = malloc(flen);
+    snprintf(full, flen, "%s 2>&1", cmd);
     fflush(stdout);
     fflush(stderr);
     FILE *p = popen(full, "r");
+    free(full);
     if (!p) { perror(cmd); exit(2); }
     int len = 0, c;
     while ((c = fgetc(p)) != EOF) if (len < outlen - 1) out[len++] = (char)c;
@@ -207,6 +210,16 @@ int tu_run(const char *cmd, char *out, int outlen)
     // popen's shell reports a child killed by signal s as exit status 128 + s
     int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     tu_check_sanitizer(cmd, rc, out);
+    return rc;
+}
+
+int tu_saliency(const char *env, const char *args, char *out, int outlen)
+{
+    size_t len = strlen(args) + (env ? strlen(env) : 0) + strlen(tu_darknet()) + 16;
+    char *cmd = malloc(len);
+    snprintf(cmd, len, "%s %s saliency %s", env ? env : "", tu_darknet(), args);
+    int rc = tu_run(cmd, out, outlen);
+    free(cmd);
     return rc;
 }
 
@@ -358,4 +371,33 @@ void tu_check_sanitizer(const char *cmd, int status, const char *out)
     if (status != TU_SANITIZER_STATUS) return;
     fprintf(stderr, "---- %s: exit %d, the sanitizer's report:\n%s\n---- end of the report\n", cmd, status, out);
     ck_abort_msg("sanitizer report (exit %d, printed above) from: %.300s", status, cmd);
+}
+
+// ----------------------------------------------------------------------------------------------
+
+tu_case tu_case_new(const char *cfg, uint64_t seed, int train)
+{
+    tu_case c;
+    c.net = tu_net(cfg);
+    tu_randomize(c.net, seed);
+    char err[512];
+    c.e = eng_init(c.net, err, sizeof err);
+    if (!c.e) { fprintf(stderr, "tu_case_new: %s\n", err); abort(); }
+    c.B = c.net->batch;
+    c.K = eng_classes(c.e);
+    c.n = c.net->inputs * c.B;
+    c.truth = calloc((size_t)c.B * c.K, sizeof(float));
+    for (int b = 0; b < c.B; b++) c.truth[b * c.K + b % c.K] = 1;
+    uint64_t rng = seed + 1;
+    tu_fill(c.net->input, c.n, 0, 1, &rng);
+    c.net->train = train;
+    forward_network(c.net);
+    return c;
+}
+
+void tu_case_free(tu_case *c)
+{
+    free(c->truth);
+    eng_free(c->e);
+    free_network(c->net);
 }

@@ -25,6 +25,13 @@
 network *tu_net(const char *cfg_text);
 // Random weights, biases, BN scales and rolling statistics (rolling var in [0.5, 1.5]) from seed.
 void tu_randomize(network *net, uint64_t seed);
+// A test case: a network from cfg text with random weights (seed), its engine (every rule), inputs
+// uniform in [0, 1) (seed + 1), one-hot labels truth[b] = b % K, after a forward in training
+// (train = 1) or inference mode. tu_case_free gives it all back.
+typedef struct { network *net; struct eng *e; float *truth; int B, K, n; } tu_case;
+tu_case tu_case_new(const char *cfg, uint64_t seed, int train);
+void tu_case_free(tu_case *c);
+
 // Uniform [lo, hi) values.
 void tu_fill(float *x, int n, float lo, float hi, uint64_t *rng);
 float tu_uniform(uint64_t *rng);
@@ -47,6 +54,8 @@ double tu_score(network *net, int top, int loss, const float *seed, const float 
 int tu_run(const char *cmd, char *out, int outlen);
 // The darknet binary under test: $DARKNET, else ./darknet.
 const char *tu_darknet(void);
+// Runs "<env> <darknet> saliency <args>" (env may be NULL: e.g. "OPENBLAS_NUM_THREADS=1") with tu_run.
+int tu_saliency(const char *env, const char *args, char *out, int outlen);
 
 // A tiny classification data set in dir (created): n PNG images w x h x 3 of smooth random
 // patterns, labelled round-robin _lab0., _lab1., ... (the label is part of the file name, as darknet's
