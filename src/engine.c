@@ -387,6 +387,71 @@ int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int t
 }
 
 // ----------------------------------------------------------------------------------------------
+// batches of images
+
+int eng_batch(const eng *e) { return e->net->batch; }
+int eng_inputs(const eng *e) { return e->net->inputs; }
+void eng_input_shape(const eng *e, int *c, int *h, int *w) { *c = e->net->c; *h = e->net->h; *w = e->net->w; }
+
+// nb images at a time: darknet's buffers are made for the cfg's batch, a smaller one runs as it is
+// (set_batch_network only lowers each layer's batch); put back by end_batch
+static int begin_batch(eng *e, int nb)
+{
+    int b0 = e->net->batch;
+    if (nb < b0) set_batch_network(e->net, nb);
+    return b0;
+}
+
+static void end_batch(eng *e, int b0)
+{
+    if (e->net->batch != b0) set_batch_network(e->net, b0);
+}
+
+static void copy_outputs(eng *e, int nb, float *z, float *p)
+{
+    network *net = e->net;
+    int K = e->classes;
+    const float *logits = e->top == 0 ? net->input : net->layers[e->top - 1].output;
+    if (z) memcpy(z, logits, (size_t)nb * K * sizeof(float));
+    if (p) memcpy(p, net->layers[e->top].output, (size_t)nb * K * sizeof(float));
+}
+
+void eng_predict(eng *e, const float *x, int nb, float *z, float *p)
+{
+    network *net = e->net;
+    int b0 = begin_batch(e, nb);
+    int old_train = net->train;
+    float *old_truth = net->truth;
+    net->train = 0;
+    net->truth = 0;
+    memcpy(net->input, x, (size_t)nb * net->inputs * sizeof(float));
+    forward_network(net);
+    copy_outputs(e, nb, z, p);
+    net->train = old_train;
+    net->truth = old_truth;
+    end_batch(e, b0);
+}
+
+int eng_grad(eng *e, const float *x, int nb, const int *cls, eng_form form, uint64_t *rng, float *g, float *z, float *p)
+{
+    int b0 = begin_batch(e, nb);
+    int K = e->classes;
+    float *truth = calloc((size_t)nb * K, sizeof(float));
+    for (int b = 0; b < nb; b++) truth[b * K + cls[b]] = 1;
+    uint64_t r0 = 1;
+    int rc = eng_heatmap(e, x, truth, form, 0, rng ? rng : &r0, g);
+    if (!rc) copy_outputs(e, nb, z, p);
+    free(truth);
+    end_batch(e, b0);
+    return rc;
+}
+
+int eng_logit_grad(eng *e, const float *x, int nb, const int *cls, float *g, float *z, float *p)
+{
+    return eng_grad(e, x, nb, cls, ENG_ONEHOT, NULL, g, z, p);
+}
+
+// ----------------------------------------------------------------------------------------------
 // exact double backprop
 
 // u . g per image and the regularizer: e->g holds the heatmaps; writes e->u, returns the R sum

@@ -54,6 +54,26 @@ void eng_input_grad(eng *e, const float *seed, float *g);
 int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int train,
                 uint64_t *rng, float *g);
 
+// ---- batches of images, for the saliency methods -----------------------------------------------
+// The methods (src/methods.h) evaluate many images: they go through darknet's batch, at most
+// eng_batch(e) at a time (a short batch runs at its own size), inference mode. Each call leaves
+// the net's batch and weights as they were.
+
+int eng_batch(const eng *e);    // the net's batch (darknet's buffers are made for it)
+int eng_inputs(const eng *e);   // C*H*W of one image
+void eng_input_shape(const eng *e, int *c, int *h, int *w);
+
+// logits z (nb, K) and probabilities p (nb, K) (either may be NULL) of nb <= eng_batch images x.
+void eng_predict(eng *e, const float *x, int nb, float *z, float *p);
+
+// g (nb, C*H*W) = dz_{cls[b]}/dx_b, the gradient of each image's class logit, and (when not NULL)
+// the logits z (nb, K) and probabilities p (nb, K) of the same forward. 0, or -1 when the engine
+// has no exact rules and darknet's backward cannot give it (see eng_heatmap).
+int eng_logit_grad(eng *e, const float *x, int nb, const int *cls, float *g, float *z, float *p);
+// the same for a formulation (engine.h: the label of loss and onehot is cls[b]; spectreg draws from
+// *rng, which may be NULL for the others)
+int eng_grad(eng *e, const float *x, int nb, const int *cls, eng_form form, uint64_t *rng, float *g, float *z, float *p);
+
 // ---- double backprop ------------------------------------------------------------------------
 
 typedef enum { ENG_EXACT, ENG_FINITE, ENG_FINITE_CENTRAL } eng_method;

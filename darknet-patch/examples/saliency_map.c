@@ -1,5 +1,6 @@
-/* saliency_map.c: `darknet saliency map`: explain one image's prediction with a gradient heatmap
-   (vanilla or gradient x input), written as pictures and, with -raw, as float32 numbers. */
+/* saliency_map.c: `darknet saliency map`: explain one image's prediction with a saliency method
+   (src/methods.h), written as pictures (heat map, overlay; with -method all one captioned grid of
+   every method) and, with -raw, as float32 numbers (C x H x W, little-endian, no header). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,11 +9,38 @@
 #include "darknet.h"
 #include "saliency_util.h"
 #include "engine.h"
+#include "methods.h"
 #include "colormap.h"
+
+/* every method's options from the flags (the defaults of mth_defaults) */
+static void read_options(int argc, char **argv, mth_opts *o)
+{
+    mth_defaults(o);
+    o->form = sal_flag_form(argc, argv, "onehot");
+    o->seed = sal_flag_u64(argc, argv, "-seed", o->seed);
+    o->steps = sal_flag_int(argc, argv, "-steps", o->steps, 1, 100000);
+    o->baseline = sal_flag_str(argc, argv, "-baseline", (char *)o->baseline);
+    o->rule = sal_flag_str(argc, argv, "-rule", (char *)o->rule);
+    o->samples = sal_flag_int(argc, argv, "-samples", o->samples, 1, 1000000);
+    o->sigma = sal_flag_real(argc, argv, "-sigma", o->sigma, 0, 0, 100, 0);
+    o->variant = sal_flag_str(argc, argv, "-variant", (char *)o->variant);
+    o->of = sal_flag_str(argc, argv, "-of", (char *)o->of);
+    o->mask_size = sal_flag_int(argc, argv, "-mask_size", o->mask_size, 1, 4096);
+    o->iterations = sal_flag_int(argc, argv, "-iterations", o->iterations, 1, 100000);
+    o->layer = sal_flag_int(argc, argv, "-layer", o->layer, 0, 1 << 20);
+    o->masks = sal_flag_int(argc, argv, "-masks", o->masks, 1, 10000000);
+    o->cells = sal_flag_int(argc, argv, "-cells", o->cells, 1, 4096);
+    o->p1 = sal_flag_real(argc, argv, "-p1", o->p1, 0, 1, 1, 0);
+    o->window = sal_flag_int(argc, argv, "-window", o->window, 1, 1 << 16);
+    o->stride = sal_flag_int(argc, argv, "-stride", o->stride, 1, 1 << 16);
+    o->fill = sal_flag_str(argc, argv, "-fill", (char *)o->fill);
+}
 
 void saliency_map(int argc, char **argv)
 {
-    static const char *flags[] = {"-method", "-formulation", "-class", "-out", "-raw", "-seed", 0};
+    static const char *flags[] = {"-method", "-formulation", "-class", "-out", "-raw", "-seed", "-batch", "-steps",
+                                  "-baseline", "-rule", "-samples", "-sigma", "-variant", "-of", "-mask_size",
+                                  "-iterations", "-layer", "-masks", "-cells", "-p1", "-window", "-stride", "-fill", 0};
     if(argc < 7){ saliency_usage_of("map"); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5], *path = argv[6];
     sal_check_flags(argc, argv, 7, flags);
@@ -20,58 +48,79 @@ void saliency_map(int argc, char **argv)
     char *prefix = sal_flag_str(argc, argv, "-out", "saliency");
     char *raw = sal_flag_str(argc, argv, "-raw", 0);
     int cls = sal_flag_int(argc, argv, "-class", -1, 0, 1 << 30);
-    uint64_t rng = sal_flag_u64(argc, argv, "-seed", 1);
-    eng_form form = sal_flag_form(argc, argv, "onehot");
-    if(strcmp(method, "vanilla") && strcmp(method, "gradxinput")) sal_die("-method %s: allowed: vanilla, gradxinput", method);
+    mth_opts o;
+    read_options(argc, argv, &o);
+    int all = !strcmp(method, "all");
+    char err[1024];
+    const mth_def *one = all ? NULL : mth_lookup(method, err, sizeof(err));
+    if(!all && !one) sal_die("-method %s: allowed: %s, all", method, mth_names());
+    if(all && raw) sal_die("-raw goes with one method, not -method all");
+    int batch = sal_flag_int(argc, argv, "-batch", sal_default_batch(cfg), 1, 4096);
 
     int nnames = 0;
     char **names = sal_class_names(datacfg, &nnames);
     sal_need_file(path, "image");
-    network *net = sal_load_network(cfg, weights, 0);
-    set_batch_network(net, 1);
+    network *net = sal_load_network_batch(cfg, weights, 0, batch);
     if(net->w <= 0 || net->h <= 0) sal_die("cfg '%s': [net] width=%d height=%d: an image classifier needs both > 0", cfg, net->w, net->h);
     if(net->c != 1 && net->c != 3) sal_die("cfg '%s': [net] channels=%d does not fit an image (1 or 3 channels)", cfg, net->c);
     if(net->inputs != net->w*net->h*net->c) sal_die("cfg '%s': [net] inputs=%d does not fit width*height*channels=%d", cfg, net->inputs, net->w*net->h*net->c);
-
-    char err[512];
     eng *e = eng_init(net, err, sizeof(err));
     if(!e) sal_die("cfg '%s': %s", cfg, err);
-    int K = eng_classes(e);
+    int K = eng_classes(e), n = net->inputs, hw = net->w*net->h;
     if(nnames != K) sal_die("data cfg '%s' names %d classes, cfg '%s' has %d outputs", datacfg, nnames, cfg, K);
 
     image im = sal_load_image(path, net->w, net->h, net->c);
-    net->train = 0;
-    float *p = network_predict(net, im.data);
+    float *p = calloc(K, sizeof(float));
+    eng_predict(e, im.data, 1, NULL, p);
     int pred = max_index(p, K);
-    float ppred = p[pred];
     if(cls < 0) cls = pred;
     if(cls >= K) sal_die("-class %d: the network has classes 0..%d", cls, K - 1);
+    printf("predicted: %d %s %.6f\n", pred, names[pred], p[pred]);
 
-    float *truth = calloc(K, sizeof(float));
-    truth[cls] = 1;
-    int n = net->inputs;
-    float *g = calloc(n, sizeof(float));
-    if(eng_heatmap(e, im.data, truth, form, 0, &rng, g)) sal_die("cfg '%s': the engine cannot take the heatmap of this network", cfg);
-
-    image heat = make_image(net->w, net->h, 1);
-    if(!strcmp(method, "vanilla")) cmap_abs_max(g, net->c, net->h, net->w, heat.data);
-    else cmap_gradxinput(g, im.data, net->c, net->h, net->w, heat.data);
-    image over = make_image(net->w, net->h, 3);
-    cmap_overlay(heat.data, im.data, net->c, net->h, net->w, 0.5f, over.data);
-
+    int first = all ? 0 : (int)(one - mth_at(0)), last = all ? mth_count() - 1 : first;
+    image *pics = calloc(mth_count() + 1, sizeof(image));
+    const char **caps = calloc(mth_count() + 1, sizeof(char *));
+    pics[0] = copy_image(im);
+    caps[0] = "input";
+    float *map = calloc(n, sizeof(float)), *heat = calloc(hw, sizeof(float));
     char buf[4096];
-    snprintf(buf, sizeof(buf), "%s_heat", prefix);
-    sal_save_png(heat, buf);
-    snprintf(buf, sizeof(buf), "%s_overlay", prefix);
-    sal_save_png(over, buf);
-    if(raw) sal_write_file(raw, g, sizeof(float)*n);
-
-    printf("predicted: %d %s %.6f\n", pred, names[pred], ppred);
-    printf("explained: %d %s (%s, %s)\n", cls, names[cls], method, eng_form_name(form));
-    printf("wrote: %s_heat.png %s_overlay.png%s%s\n", prefix, prefix, raw ? " " : "", raw ? raw : "");
-
-    free(truth); free(g);
-    free_image(heat); free_image(over); free_image(im);
+    int i, npics = 1;
+    for(i = first; i <= last; ++i){
+        const mth_def *m = mth_at(i);
+        mth_info info = {"", 0};
+        double t0 = what_time_is_it_now();
+        if(m->fn(e, im.data, cls, &o, map, &info, err, sizeof(err))) sal_die("-method %s: %s", m->name, err);
+        mth_heat_of(m, map, net->c, net->h, net->w, heat);
+        printf("explained: %d %s (%s, %s): %s; %ld images through the network, %.3f s\n", cls, names[cls], m->name,
+               eng_form_name(o.form), info.line, info.evaluations, what_time_is_it_now() - t0);
+        if(all){
+            pics[npics] = sal_heat_image(heat, net->h, net->w);
+            caps[npics++] = m->name;
+            continue;
+        }
+        image h1 = make_image(net->w, net->h, 1);
+        memcpy(h1.data, heat, hw*sizeof(float));
+        image over = make_image(net->w, net->h, 3);
+        cmap_overlay(heat, im.data, net->c, net->h, net->w, 0.5f, over.data);
+        snprintf(buf, sizeof(buf), "%s_heat", prefix);
+        sal_save_png(h1, buf);
+        snprintf(buf, sizeof(buf), "%s_overlay", prefix);
+        sal_save_png(over, buf);
+        if(raw) sal_write_file(raw, map, sizeof(float)*n);
+        printf("wrote: %s_heat.png %s_overlay.png%s%s\n", prefix, prefix, raw ? " " : "", raw ? raw : "");
+        free_image(h1);
+        free_image(over);
+    }
+    if(all){
+        image grid = sal_montage(pics, caps, npics, net->h < 112 ? 112 : net->h);
+        snprintf(buf, sizeof(buf), "%s_all", prefix);
+        sal_save_png(grid, buf);
+        printf("wrote: %s_all.png (the input and %d methods)\n", prefix, npics - 1);
+        free_image(grid);
+    }
+    for(i = 0; i < npics; ++i) free_image(pics[i]);
+    free(pics); free(caps); free(map); free(heat); free(p);
+    free_image(im);
     sal_free_strings(names, nnames);
     eng_free(e);
     free_network(net);

@@ -13,6 +13,7 @@
 
 #include "utils.h"
 #include "numparse.h"
+#include "colormap.h"
 
 static char *opt_or(list *options, char *key, char *def)
 {
@@ -121,9 +122,30 @@ int sal_check_weights(network *net, const char *cfg, const char *weights, char *
 
 network *sal_load_network(char *cfg, char *weights, int clear)
 {
+    return sal_load_network_batch(cfg, weights, clear, 0);
+}
+
+int sal_default_batch(char *cfg)
+{
+    sal_need_file(cfg, "cfg");
+    FILE *saved = stderr;   /* darknet prints the layer table of every parse */
+    stderr = fopen("/dev/null", "w");
+    network *net = parse_network_cfg_custom(cfg, 1);
+    fclose(stderr);
+    stderr = saved;
+    double per = 0;
+    int i;
+    for(i = 0; i < net->n; ++i) per += 8.0*sizeof(float)*net->layers[i].outputs;
+    free_network(net);
+    double b = (1u << 30)/(per > 0 ? per : 1);
+    return b < 1 ? 1 : b > 64 ? 64 : (int)b;
+}
+
+network *sal_load_network_batch(char *cfg, char *weights, int clear, int batch)
+{
     char err[9000];
     sal_need_file(cfg, "cfg");
-    network *net = parse_network_cfg(cfg);
+    network *net = parse_network_cfg_custom(cfg, batch);
     if(weights && weights[0]){
         if(sal_check_weights(net, cfg, weights, err, sizeof(err))) sal_die("%s", err);
         load_weights(net, weights);
@@ -358,4 +380,93 @@ void sal_progress_done(sal_progress *p)
 {
     if(p->shown) fprintf(stderr, "\n");
     p->shown = 0;
+}
+
+// ---- pictures --------------------------------------------------------------------------------
+
+#ifndef SAL_DARKNET_DIR
+#define SAL_DARKNET_DIR "."
+#endif
+
+/* darknet's label letters, alphabet[size][char] for sizes 0..7, from the first directory that has
+   them; NULL when none does (then pictures go without captions) */
+static image **letters(void)
+{
+    static image **alphabet;
+    static int tried;
+    if(tried) return alphabet;
+    tried = 1;
+    const char *env = getenv("DARKNET_LABELS");
+    const char *dirs[3] = {env && env[0] ? env : 0, SAL_DARKNET_DIR "/data/labels", "/usr/share/darknet/data/labels"};
+    int d, i, j;
+    for(d = 0; d < 3 && !alphabet; ++d){
+        if(!dirs[d]) continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%d_%d.png", dirs[d], 'A', 0);
+        FILE *f = fopen(path, "rb");
+        if(!f) continue;
+        fclose(f);
+        alphabet = calloc(8, sizeof(image *));
+        for(j = 0; j < 8; ++j){
+            alphabet[j] = calloc(128, sizeof(image));
+            for(i = 32; i < 127; ++i){
+                snprintf(path, sizeof(path), "%s/%d_%d.png", dirs[d], i, j);
+                alphabet[j][i] = load_image_checked(path, 0, 0, 3);
+                if(!alphabet[j][i].data) alphabet[j][i] = make_image(1, 1, 3);
+            }
+        }
+    }
+    return alphabet;
+}
+
+image sal_heat_image(const float *heat, int h, int w)
+{
+    image im = make_image(w, h, 3);
+    int i;
+    for(i = 0; i < h*w; ++i){
+        float rgb[3];
+        cmap_jet(heat[i], rgb);
+        im.data[i] = rgb[0]; im.data[h*w + i] = rgb[1]; im.data[2*h*w + i] = rgb[2];
+    }
+    return im;
+}
+
+image sal_montage(const image *pics, const char *const *captions, int n, int height)
+{
+    image **abc = letters();
+    const int gap = 6;
+    int i, x, y, k, width = gap, top = 0;
+    image *labels = calloc(n, sizeof(image));
+    int *colw = calloc(n, sizeof(int));
+    for(i = 0; i < n; ++i){
+        if(abc && captions && captions[i]){
+            labels[i] = get_label(abc, (char *)captions[i], 20);
+            if(labels[i].h + gap > top) top = labels[i].h + gap;
+        }
+        int w = (pics[i].w*height + pics[i].h - 1)/pics[i].h;
+        colw[i] = labels[i].w > w ? labels[i].w : w;
+        width += colw[i] + gap;
+    }
+    image out = make_image(width, height + top + 2*gap, 3);
+    fill_image(out, 1);
+    int left = gap;
+    for(i = 0; i < n; ++i){
+        const image *p = &pics[i];
+        int w = (p->w*height + p->h - 1)/p->h, x0 = left + (colw[i] - w)/2;
+        for(k = 0; k < 3; ++k)
+            for(y = 0; y < height; ++y)
+                for(x = 0; x < w; ++x){
+                    int sx = x*p->w/w, sy = y*p->h/height, sc = p->c == 3 ? k : 0;
+                    out.data[(k*out.h + y + top + gap)*out.w + x0 + x] = p->data[(sc*p->h + sy)*p->w + sx];
+                }
+        if(labels[i].data){
+            const float white[3] = {1, 1, 1};   /* darknet's letters: black on a box of this colour */
+            draw_label(out, gap, left + (colw[i] - labels[i].w)/2, labels[i], white);
+            free_image(labels[i]);
+        }
+        left += colw[i] + gap;
+    }
+    free(labels);
+    free(colw);
+    return out;
 }

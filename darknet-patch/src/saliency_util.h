@@ -28,6 +28,11 @@ int sal_check_weights(network *net, const char *cfg, const char *weights, char *
 /* parse_network_cfg + sal_check_weights + load_weights, dying with a clear message on a missing file, a weights file
    that is truncated or made for another cfg. weights may be NULL or "" (fresh weights). */
 network *sal_load_network(char *cfg, char *weights, int clear);
+/* the same, the network made for batch images at a time (patch 0022; 0: the cfg's batch) */
+network *sal_load_network_batch(char *cfg, char *weights, int clear, int batch);
+/* the batch the saliency methods use by default: as many images as keep the network's buffers
+   (darknet's and the engine's, about 8 floats per layer output value) within about 1 GiB, 1 to 64 */
+int sal_default_batch(char *cfg);
 
 /* darknet's loader (values in [0,1], planar C x H x W), resized to w x h when both are > 0,
    after a check of the file's magic bytes. 0 and *out, or -1 with err naming the file (missing,
@@ -73,6 +78,15 @@ eng_method sal_flag_method(int argc, char **argv, const char *def);
 /* dies on an argument from argv[first] on that is not one of known (the flags that take a value)
    followed by its value, or a flag given twice */
 void sal_check_flags(int argc, char **argv, int first, const char **known);
+
+/* ---- pictures ---- */
+/* A montage: n pictures (1 or 3 channels, any sizes) side by side on white, each scaled by
+   the nearest pixel to a height of `height` and captioned above with its text in darknet's own
+   label letters (data/labels of the darknet tree, found at $DARKNET_LABELS, the tree this binary
+   was built in, or /usr/share/darknet/data/labels; without them, no captions). */
+image sal_montage(const image *pics, const char *const *captions, int n, int height);
+/* a heat map (H*W, values in [0, 1]) as a jet-coloured picture */
+image sal_heat_image(const float *heat, int h, int w);
 
 /* ---- progress of long work: at most once a second, on stderr, one line rewritten:
    "<what>: <done>/<total> <unit>, <rate> <unit>/s, <seconds> s left" ---- */
