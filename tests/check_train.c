@@ -288,6 +288,8 @@ START_TEST(section_errors_name_file_key_and_value)
         {HEAD BODY "[saliency]\nweight\n", {"weight=", "empty", "bad.cfg"}, 0},
         {HEAD BODY "[saliency]\nweight=0.5\nweight=2\n", {"weight is given twice", "weight=2", "bad.cfg"}, 0},
         {"weight=1\n" HEAD BODY "[saliency]\n", {"line 1", "before any [section]", "bad.cfg"}, 0},
+        // patch 0023: darknet's error() exits 1 (it aborted)
+        {"[convolutional]\nfilters=3\n" HEAD BODY, {"First section must be [net]", "", ""}, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[8192];
