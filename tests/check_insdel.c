@@ -7,6 +7,7 @@
 
 #include "blur.h"
 #include "insdel.h"
+#include "resample.h"
 #include "testutil.h"
 
 START_TEST(blur_separable_matches_naive)
@@ -103,6 +104,34 @@ START_TEST(curves_take_pixels_in_order_all_channels_together)
 }
 END_TEST
 
+// bilinear resampling: a constant stays constant, a 2x2 -> 4x4 upsampling has PyTorch's
+// align_corners=False values, and the transpose is the adjoint (<R a, b> = <a, R^T b>)
+START_TEST(bilinear_resampling_and_its_transpose)
+{
+    const float c[6] = {0.3f, 0.3f, 0.3f, 0.3f, 0.3f, 0.3f};
+    float o[35];
+    rs_bilinear(c, 2, 3, o, 5, 7);
+    for (int i = 0; i < 35; i++) ck_assert_float_eq_tol(o[i], 0.3f, 1e-6f);
+    // F.interpolate(torch.tensor([[[[0., 1.], [2., 3.]]]]), size=4, mode='bilinear', align_corners=False)
+    const float in[4] = {0, 1, 2, 3}, want[16] = {0, 0.25f, 0.75f, 1, 0.5f, 0.75f, 1.25f, 1.5f,
+                                                   1.5f, 1.75f, 2.25f, 2.5f, 2, 2.25f, 2.75f, 3};
+    float up[16];
+    rs_bilinear(in, 2, 2, up, 4, 4);
+    for (int i = 0; i < 16; i++) ck_assert_float_eq_tol(up[i], want[i], 1e-6f);
+    int ih = 3, iw = 5, oh = 11, ow = 8;
+    float a[15], b[88], ra[88], rtb[15] = {0};
+    uint64_t rng = 12;
+    tu_fill(a, ih * iw, -1, 1, &rng);
+    tu_fill(b, oh * ow, -1, 1, &rng);
+    rs_bilinear(a, ih, iw, ra, oh, ow);
+    rs_bilinear_t(b, oh, ow, rtb, ih, iw);
+    double l = 0, r = 0;
+    for (int i = 0; i < oh * ow; i++) l += (double)ra[i] * b[i];
+    for (int i = 0; i < ih * iw; i++) r += (double)a[i] * rtb[i];
+    ck_assert_double_eq_tol(l, r, 1e-5);
+}
+END_TEST
+
 Suite *make_insdel_suite(void)
 {
     Suite *s = suite_create("insdel");
@@ -112,6 +141,7 @@ Suite *make_insdel_suite(void)
     tcase_add_test(tc, order_is_by_decreasing_saliency_ties_lower_index_first);
     tcase_add_test(tc, auc_of_hand_made_curves);
     tcase_add_test(tc, curves_take_pixels_in_order_all_channels_together);
+    tcase_add_test(tc, bilinear_resampling_and_its_transpose);
     suite_add_tcase(s, tc);
     return s;
 }
