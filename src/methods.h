@@ -29,7 +29,7 @@ typedef struct {
     int masks;              // rise: N (4000)
     int cells;              // rise: s (7)
     double p1;              // rise: the probability a cell is kept (0.5)
-    int window, stride;     // occlusion: the patch and its stride
+    int window, stride;     // occlusion: the patch and its stride (0: from the input's size, occlusion.c)
     const char *fill;       // occlusion: black | blur | mean
     double lr;              // fool: the step size of the normalised ascent
     int target;             // fool: the class to reach
@@ -72,5 +72,6 @@ void mth_heat_of(const mth_def *m, const float *map, int c, int h, int w, float 
 // ---- the methods ---------------------------------------------------------------------------------
 int mth_vanilla(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 int mth_gradxinput(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_gradcam(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 
 #endif
