@@ -35,6 +35,7 @@ static const mth_def METHODS[] = {
     {"gradxinput", mth_gradxinput, MTH_HEAT_ABS_SUM, "gradient x input (|sum over channels|)"},
     {"gradcam", mth_gradcam, MTH_HEAT_PLANE, "Grad-CAM: ReLU(sum_k alpha_k A_k) of a layer's maps, upsampled (-layer)"},
     {"rise", mth_rise, MTH_HEAT_PLANE, "RISE: random masks weighted by the class probability (-masks -cells -p1 -seed)"},
+    {"occlusion", mth_occlusion, MTH_HEAT_PLANE, "the probability drop under a sliding patch (-window -stride -fill)"},
 };
 #define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 
