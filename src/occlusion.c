@@ -55,7 +55,7 @@ int mth_occlusion(eng *e, const float *x, int cls, const mth_opts *o, float *map
     int win = o->window > 0 ? o->window : (side / 8 > 1 ? side / 8 : 1);
     int stride = o->stride > 0 ? o->stride : (win / 2 > 1 ? win / 2 : 1);
     if (o->window < 0 || win > side) {
-        snprintf(err, errlen, "-window %d: allowed: 1..%d (the %dx%d input's shorter side)", o->window, side, H, W);
+        snprintf(err, errlen, "-window %d: allowed: 1..%d (the shorter side; the input is %d wide, %d high)", o->window, side, W, H);
         return -1;
     }
     if (o->stride < 0) { snprintf(err, errlen, "-stride %d: allowed: 1 or more", o->stride); return -1; }

@@ -40,7 +40,7 @@ int mth_rise(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth
     int N = o->masks, s = o->cells, side = H < W ? H : W;
     if (N < 1) { snprintf(err, errlen, "-masks %d: allowed: 1 or more", N); return -1; }
     if (s < 1 || s > side) {
-        snprintf(err, errlen, "-cells %d: allowed: 1..%d (a cell is at least a pixel of the %dx%d input)", s, side, H, W);
+        snprintf(err, errlen, "-cells %d: allowed: 1..%d (a cell is at least a pixel; the input is %d wide, %d high)", s, side, W, H);
         return -1;
     }
     if (!(o->p1 > 0 && o->p1 <= 1)) {
