@@ -49,8 +49,10 @@ typedef int (*mth_fn)(eng *e, const float *x, int cls, const mth_opts *o, float 
                       char *err, int errlen);
 
 // How a map becomes a heat picture (colormap.h): the largest |value| over channels, the |sum| over
-// channels, or (maps that are already one non-negative plane in every channel) the plane itself.
-typedef enum { MTH_HEAT_ABS_MAX, MTH_HEAT_ABS_SUM, MTH_HEAT_PLANE } mth_heat;
+// channels, (maps that are already one non-negative plane in every channel) the plane itself, or
+// the plane from its minimum to its maximum (RISE: its map sits on an offset, about the mean score
+// of the masked images, that says nothing about where; RISE's notebooks show it so, imshow's range).
+typedef enum { MTH_HEAT_ABS_MAX, MTH_HEAT_ABS_SUM, MTH_HEAT_PLANE, MTH_HEAT_RANGE } mth_heat;
 
 typedef struct {
     const char *name;

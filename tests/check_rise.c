@@ -122,6 +122,22 @@ START_TEST(rise_of_a_constant_score_is_flat)
 }
 END_TEST
 
+// rise's heat picture spans its map's range (the offset of the mean score carries no place)
+START_TEST(rise_heat_is_the_range)
+{
+    char err[256];
+    const mth_def *m = mth_lookup("rise", err, sizeof err);
+    ck_assert(m && m->heat == MTH_HEAT_RANGE);
+    float map[2 * 4] = {0.30f, 0.50f, 0.40f, 0.35f, 9, 9, 9, 9}, out[4];   // (C 2, H 2, W 2): the first plane
+    mth_heat_of(m, map, 2, 2, 2, out);
+    float want[4] = {0, 1, 0.5f, 0.25f};
+    for (int i = 0; i < 4; i++) ck_assert_float_eq_tol(out[i], want[i], 1e-6f);
+    float flat[4] = {0.2f, 0.2f, 0.2f, 0.2f};
+    mth_heat_of(m, flat, 1, 2, 2, out);
+    for (int i = 0; i < 4; i++) ck_assert_float_eq(out[i], 0);
+}
+END_TEST
+
 START_TEST(rise_refuses_bad_values)
 {
     network *net = cam_net(CFG, "rise_bad.cfg", 2, 3, -1, 1);
@@ -191,6 +207,7 @@ Suite *make_rise_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, rise_equals_brute_force_at_every_batch);
     tcase_add_test(tc, rise_of_a_constant_score_is_flat);
+    tcase_add_test(tc, rise_heat_is_the_range);
     tcase_add_test(tc, rise_refuses_bad_values);
     tcase_add_test(tc, rise_through_the_binary);
     suite_add_tcase(s, tc);
