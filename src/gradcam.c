@@ -73,6 +73,11 @@ int mth_gradcam(eng *e, const float *x, int cls, const mth_opts *o, float *map, 
         return -1;
     }
     float *g = malloc(sizeof(float) * C * H * W), *cam = malloc(sizeof(float) * h * w);
+    if (!g || !cam) {
+        snprintf(err, errlen, "out of memory for the input gradient (%dx%dx%d)", C, H, W);
+        free(g); free(cam);
+        return -1;
+    }
     info->evaluations += 1;
     int rc = eng_logit_grad(e, x, 1, &cls, g, NULL, NULL);
     // the activations and gradient of image 0 of the sweep just made
