@@ -211,6 +211,20 @@ int eng_classes(const eng *e) { return e->classes; }
 const float *eng_last_heatmap(const eng *e) { return e->g; }
 const float *eng_adjoint(const eng *e, int k) { return e->exact && k >= 0 && k < e->top ? e->d[k] : NULL; }
 
+const float *eng_layer_output(const eng *e, int k, int *c, int *h, int *w)
+{
+    if (k < 0 || k >= e->top) return NULL;
+    const layer *l = &e->net->layers[k];
+    if (l->out_c * l->out_h * l->out_w != l->outputs) return NULL;
+    *c = l->out_c; *h = l->out_h; *w = l->out_w;
+    return l->output;
+}
+
+const char *eng_layer_type(const eng *e, int k)
+{
+    return k >= 0 && k < e->net->n ? get_layer_string(e->net->layers[k].type) : "?";
+}
+
 void eng_seed(eng *e, eng_form form, const float *truth, uint64_t *rng, float *seed)
 {
     const layer *sm = &e->net->layers[e->top];

@@ -121,6 +121,13 @@ extern int eng_conv_naive;
 // compares it with central differences). NULL for k out of range or an engine without exact rules.
 const float *eng_adjoint(const eng *e, int k);
 
+// Layer k's output after the last forward (B, c*h*w) and its shape, 0 <= k < top, owned by the net
+// (Grad-CAM's activations, beside eng_adjoint's gradient). NULL for k out of range or a layer whose
+// out_c x out_h x out_w is not its outputs.
+const float *eng_layer_output(const eng *e, int k, int *c, int *h, int *w);
+// darknet's section name of layer k's type ("convolutional", "shortcut"...), "?" out of range
+const char *eng_layer_type(const eng *e, int k);
+
 // TEST ONLY: a deliberately wrong rule, to see that the checks catch one. 0 (the default) = every
 // rule right; 1 = the convolution's transpose (the input-gradient sweep) scaled by 1.05;
 // 2 = the convolution's weight gradient (double backprop) scaled by 1.05. Set by

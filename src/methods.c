@@ -33,6 +33,9 @@ void mth_defaults(mth_opts *o)
 static const mth_def METHODS[] = {
     {"vanilla", mth_vanilla, MTH_HEAT_ABS_MAX, "the gradient of the class score (max |g| over channels)"},
     {"gradxinput", mth_gradxinput, MTH_HEAT_ABS_SUM, "gradient x input (|sum over channels|)"},
+    {"gradcam", mth_gradcam, MTH_HEAT_PLANE, "Grad-CAM: ReLU(sum_k alpha_k A_k) of a layer's maps, upsampled (-layer)"},
+    {"rise", mth_rise, MTH_HEAT_RANGE, "RISE: random masks weighted by the class probability (-masks -cells -p1 -seed)"},
+    {"occlusion", mth_occlusion, MTH_HEAT_PLANE, "the probability drop under a sliding patch (-window -stride -fill)"},
 };
 #define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 
@@ -61,6 +64,12 @@ void mth_heat_of(const mth_def *m, const float *map, int c, int h, int w, float 
     if (m->heat == MTH_HEAT_ABS_MAX) { cmap_abs_max(map, c, h, w, out); return; }
     int n = h * w;
     float top = 0;
+    if (m->heat == MTH_HEAT_RANGE) {
+        float lo = map[0], hi = map[0];
+        for (int i = 1; i < n; i++) { if (map[i] < lo) lo = map[i]; if (map[i] > hi) hi = map[i]; }
+        for (int i = 0; i < n; i++) out[i] = hi > lo ? (map[i] - lo) / (hi - lo) : 0;
+        return;
+    }
     for (int i = 0; i < n; i++) {
         float s = 0;
         if (m->heat == MTH_HEAT_ABS_SUM) { for (int k = 0; k < c; k++) s += map[k * n + i]; s = fabsf(s); }

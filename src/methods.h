@@ -29,7 +29,7 @@ typedef struct {
     int masks;              // rise: N (4000)
     int cells;              // rise: s (7)
     double p1;              // rise: the probability a cell is kept (0.5)
-    int window, stride;     // occlusion: the patch and its stride
+    int window, stride;     // occlusion: the patch and its stride (0: from the input's size, occlusion.c)
     const char *fill;       // occlusion: black | blur | mean
     double lr;              // fool: the step size of the normalised ascent
     int target;             // fool: the class to reach
@@ -49,8 +49,10 @@ typedef int (*mth_fn)(eng *e, const float *x, int cls, const mth_opts *o, float 
                       char *err, int errlen);
 
 // How a map becomes a heat picture (colormap.h): the largest |value| over channels, the |sum| over
-// channels, or (maps that are already one non-negative plane in every channel) the plane itself.
-typedef enum { MTH_HEAT_ABS_MAX, MTH_HEAT_ABS_SUM, MTH_HEAT_PLANE } mth_heat;
+// channels, (maps that are already one non-negative plane in every channel) the plane itself, or
+// the plane from its minimum to its maximum (RISE: its map sits on an offset, about the mean score
+// of the masked images, that says nothing about where; RISE's notebooks show it so, imshow's range).
+typedef enum { MTH_HEAT_ABS_MAX, MTH_HEAT_ABS_SUM, MTH_HEAT_PLANE, MTH_HEAT_RANGE } mth_heat;
 
 typedef struct {
     const char *name;
@@ -72,5 +74,8 @@ void mth_heat_of(const mth_def *m, const float *map, int c, int h, int w, float 
 // ---- the methods ---------------------------------------------------------------------------------
 int mth_vanilla(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 int mth_gradxinput(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_gradcam(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_rise(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_occlusion(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 
 #endif

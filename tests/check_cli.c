@@ -185,7 +185,7 @@ START_TEST(map_errors_name_the_bad_input)
     CASE("notimage.png", "map %s %s %s %s", P_DATA, P_CFG, P_W, P_TXT);
     CASE("channels=4", "map %s %s '' %s", P_DATA, P_CFG4, P_IMG);
     CASE("-formulation logit", "map %s %s %s %s -formulation logit", P_DATA, P_CFG, P_W, P_IMG);
-    CASE("-method", "map %s %s %s %s -method occlusion", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-method", "map %s %s %s %s -method occlusio", P_DATA, P_CFG, P_W, P_IMG);
     CASE("-class 7", "map %s %s %s %s -class 7", P_DATA, P_CFG, P_W, P_IMG);
     CASE("unknown option '-clas'", "map %s %s %s %s -clas 1", P_DATA, P_CFG, P_W, P_IMG);
     CASE("unknown verb", "frobnicate");
