@@ -222,8 +222,10 @@ START_TEST(true_region_beats_random_and_matches_the_closed_form)
         char args[4096], out[32768], stepflag[32] = "";
         int step = cases[t].step ? cases[t].step : (HW + 49) / 50;
         if (cases[t].step) snprintf(stepflag, sizeof stepflag, "-step %d", cases[t].step);
-        snprintf(args, sizeof args, "insdel %s %s %s %s -map %s -substrate %s %s", P_DATA, P_CFG, P_W, P_IMG, P_TRUE,
-                 cases[t].substrate, stepflag);
+        char csv[512];
+        tu_path(csv, sizeof csv, "true.csv");
+        snprintf(args, sizeof args, "insdel %s %s %s %s -map %s -substrate %s %s -csv %s", P_DATA, P_CFG, P_W, P_IMG, P_TRUE,
+                 cases[t].substrate, stepflag, csv);
         int rc = run(args, out, sizeof out);
         ck_assert_msg(rc == 0, "'%s': exit %d: %s", args, rc, out);
         ck_assert_msg(strstr(out, "predicted: 0 patch"), "%s", out);
@@ -236,6 +238,13 @@ START_TEST(true_region_beats_random_and_matches_the_closed_form)
         oracle_aucs(IMG, step, !strcmp(cases[t].substrate, "blur"), &od, &oi);
         ck_assert_msg(fabs(md - od) <= 6e-5 && fabs(mi - oi) <= 6e-5, "%s step %d: map AUCs %.4f %.4f, closed form %.6f %.6f",
                       cases[t].substrate, step, md, mi, od, oi);
+        // the CSV's 6 decimals: the closed form to its rounding (and darknet's float sums)
+        char *text = slurp(csv), *row = strstr(text, ",0,map,");
+        double cd6, ci6;
+        ck_assert_msg(row && sscanf(row, ",0,map,%lf,%lf", &cd6, &ci6) == 2, "%s", text);
+        ck_assert_msg(fabs(cd6 - od) <= 2e-6 && fabs(ci6 - oi) <= 2e-6, "%s step %d: CSV %.6f %.6f, closed form %.7f %.7f",
+                      cases[t].substrate, step, cd6, ci6, od, oi);
+        free(text);
         char want[64];
         snprintf(want, sizeof want, "step %d pixels (%d steps, %d images a curve)", step, insdel_steps(HW, step), insdel_steps(HW, step) + 1);
         ck_assert_msg(strstr(out, want), "no '%s': %s", want, out);
