@@ -1,5 +1,6 @@
-// check_insdel.c: the Gaussian blurs (blur.h) against the direct 2-D convolution, and the
-// insertion/deletion curves (insdel.h): ranking with ties, the composed images, batching, AUC.
+// check_insdel.c: the Gaussian blurs (blur.h) against the direct 2-D convolution, the
+// insertion/deletion curves (insdel.h): ranking with ties, the composed images, batching, AUC, and
+// the table of AUCs (insdel_table.h): CSV rows, exact sums in any order, refusals.
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "blur.h"
 #include "insdel.h"
+#include "insdel_table.h"
 #include "resample.h"
 #include "testutil.h"
 
@@ -104,6 +106,89 @@ START_TEST(curves_take_pixels_in_order_all_channels_together)
 }
 END_TEST
 
+// the AUC table: 6-decimal rows (quoted when needed), exact sums in any order, duplicates and
+// class changes refused naming the source, a CSV read back to the same lines
+START_TEST(table_rows_sums_and_refusals)
+{
+    char row[256], err[512];
+    ck_assert_int_eq(itab_micro(0.1234565001), 123457);
+    ck_assert_int_eq(itab_micro(0.0000004), 0);
+    ck_assert_int_eq(itab_micro(1), 1000000);
+    int n = itab_row(row, sizeof row, "a,b\"c.png", 3, "vanilla", 123457, 1000000);
+    ck_assert_str_eq(row, "\"a,b\"\"c.png\",3,vanilla,0.123457,1.000000\n");
+    ck_assert_int_eq(n, (int)strlen(row));
+    ck_assert_int_eq(itab_row(row, 10, "long-name.png", 0, "vanilla", 1, 2), -1);
+    ck_assert_str_eq(ITAB_HEADER, "image,class,name,deletion,insertion");
+    // 500 images x 2 maps in two orders: the same means, exactly
+    itab *a = itab_new(), *b = itab_new();
+    uint64_t rng = 5;
+    long long d[1000], s[1000];
+    for (int i = 0; i < 1000; i++) { d[i] = itab_micro(tu_uniform(&rng)); s[i] = itab_micro(tu_uniform(&rng)); }
+    char img[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(img, sizeof img, "%d.png", i / 2);
+        ck_assert_int_eq(itab_add(a, img, i / 2 % 3, i % 2 ? "random" : "vanilla", d[i], s[i], "a.csv", err, sizeof err), 0);
+        int j = 999 - i;
+        snprintf(img, sizeof img, "%d.png", j / 2);
+        ck_assert_int_eq(itab_add(b, img, j / 2 % 3, j % 2 ? "random" : "vanilla", d[j], s[j], "b.csv", err, sizeof err), 0);
+    }
+    ck_assert_int_eq(itab_images(a), 500);
+    ck_assert_int_eq(itab_maps(a), 2);
+    ck_assert_str_eq(itab_name(a, 0), "vanilla");
+    ck_assert_str_eq(itab_name(b, 0), "random");   // the order rows first came in
+    ck_assert_int_eq(itab_check(a, err, sizeof err), 0);
+    double da, ia, db, ib;
+    itab_mean(a, 0, &da, &ia);
+    itab_mean(b, 1, &db, &ib);
+    ck_assert(da == db && ia == ib);
+    long long want = 0;
+    for (int i = 0; i < 1000; i += 2) want += d[i];
+    ck_assert_double_eq_tol(da, (double)want / 1e6 / 500, 1e-15);
+    char la[128], lb[128];
+    itab_line(a, 1, la, sizeof la);
+    itab_line(b, 0, lb, sizeof lb);
+    ck_assert_str_eq(la, lb);
+    ck_assert(!strncmp(la, "random deletion 0.", 18) && strstr(la, " insertion 0."));
+    // refusals
+    ck_assert_int_eq(itab_add(a, "7.png", 7 % 3, "vanilla", 1, 1, "c.csv", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "c.csv: a second row of image '7.png' and map 'vanilla' (the first is in a.csv)"), "%s", err);
+    ck_assert_int_eq(itab_add(a, "7.png", 2, "center", 1, 1, "c.csv", err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "c.csv: image '7.png' has class 2, but class"), "%s", err);
+    ck_assert_int_eq(itab_add(a, "new.png", 0, "vanilla", 1, 1, "c.csv", err, sizeof err), 0);
+    ck_assert_int_eq(itab_check(a, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "map 'random' has 500 rows for 501 images: image 'new.png' (c.csv) has none"), "%s", err);
+    itab_free(a);
+    itab_free(b);
+    // a CSV read back: quoted names, blank lines, CRLF
+    char path[512];
+    tu_path(path, sizeof path, "table.csv");
+    tu_write_text(path, "image,class,name,deletion,insertion\r\n\"x,1.png\",0,vanilla,0.5,0.25\r\n\n"
+                        "y.png,1,vanilla,0.000001,1.000000\n");
+    itab *t = itab_new();
+    ck_assert_msg(itab_read(t, path, err, sizeof err) == 0, "%s", err);
+    ck_assert_int_eq(itab_images(t), 2);
+    itab_line(t, 0, la, sizeof la);
+    ck_assert_str_eq(la, "vanilla deletion 0.2500 insertion 0.6250");
+    itab_free(t);
+    const char *bad[] = {"image,class,name,deletion,insertion\nx.png,0,vanilla,0.5\n",
+                         "image,class,name,deletion,insertion\nx.png,-1,vanilla,0.5,0.5\n",
+                         "image,class,name,deletion,insertion\nx.png,0,vanilla,nan,0.5\n",
+                         "image,class,name,deletion,insertion\n\"x.png,0,vanilla,0.5,0.5\n"};
+    for (int i = 0; i < 4; i++) {
+        tu_write_text(path, bad[i]);
+        t = itab_new();
+        ck_assert_int_eq(itab_read(t, path, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, "table.csv' line 2: not a row"), "%d: %s", i, err);
+        itab_free(t);
+    }
+    tu_write_text(path, "");
+    t = itab_new();
+    ck_assert_int_eq(itab_read(t, path, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "is empty"), "%s", err);
+    itab_free(t);
+}
+END_TEST
+
 // bilinear resampling: a constant stays constant, a 2x2 -> 4x4 upsampling has PyTorch's
 // align_corners=False values, and the transpose is the adjoint (<R a, b> = <a, R^T b>)
 START_TEST(bilinear_resampling_and_its_transpose)
@@ -141,6 +226,7 @@ Suite *make_insdel_suite(void)
     tcase_add_test(tc, order_is_by_decreasing_saliency_ties_lower_index_first);
     tcase_add_test(tc, auc_of_hand_made_curves);
     tcase_add_test(tc, curves_take_pixels_in_order_all_channels_together);
+    tcase_add_test(tc, table_rows_sums_and_refusals);
     tcase_add_test(tc, bilinear_resampling_and_its_transpose);
     suite_add_tcase(s, tc);
     return s;

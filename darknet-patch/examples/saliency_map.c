@@ -12,44 +12,21 @@
 #include "methods.h"
 #include "colormap.h"
 
-/* every method's options from the flags (the defaults of mth_defaults) */
-static void read_options(int argc, char **argv, mth_opts *o)
-{
-    mth_defaults(o);
-    o->form = sal_flag_form(argc, argv, "onehot");
-    o->seed = sal_flag_u64(argc, argv, "-seed", o->seed);
-    o->steps = sal_flag_int(argc, argv, "-steps", o->steps, 1, 100000);
-    o->baseline = sal_flag_str(argc, argv, "-baseline", (char *)o->baseline);
-    o->rule = sal_flag_str(argc, argv, "-rule", (char *)o->rule);
-    o->samples = sal_flag_int(argc, argv, "-samples", o->samples, 1, 1000000);
-    o->sigma = sal_flag_real(argc, argv, "-sigma", o->sigma, 0, 0, 100, 0);
-    o->variant = sal_flag_str(argc, argv, "-variant", (char *)o->variant);
-    o->of = sal_flag_str(argc, argv, "-of", (char *)o->of);
-    o->mask_size = sal_flag_int(argc, argv, "-mask_size", o->mask_size, 1, 4096);
-    o->iterations = sal_flag_int(argc, argv, "-iterations", o->iterations, 1, 100000);
-    o->layer = sal_flag_int(argc, argv, "-layer", o->layer, 0, 1 << 20);
-    o->masks = sal_flag_int(argc, argv, "-masks", o->masks, 1, 10000000);
-    o->cells = sal_flag_int(argc, argv, "-cells", o->cells, 1, 4096);
-    o->p1 = sal_flag_real(argc, argv, "-p1", o->p1, 0, 1, 1, 0);
-    o->window = sal_flag_int(argc, argv, "-window", o->window, 1, 1 << 16);
-    o->stride = sal_flag_int(argc, argv, "-stride", o->stride, 1, 1 << 16);
-    o->fill = sal_flag_str(argc, argv, "-fill", (char *)o->fill);
-}
-
 void saliency_map(int argc, char **argv)
 {
-    static const char *flags[] = {"-method", "-formulation", "-class", "-out", "-raw", "-seed", "-batch", "-steps",
-                                  "-baseline", "-rule", "-samples", "-sigma", "-variant", "-of", "-mask_size",
-                                  "-iterations", "-layer", "-masks", "-cells", "-p1", "-window", "-stride", "-fill", 0};
+    /* the verb's own flags; the methods' options (sal_method_flags) come with them */
+    static const char *own[] = {"-method", "-class", "-out", "-raw", "-batch", 0};
     if(argc < 7){ saliency_usage_of("map"); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5], *path = argv[6];
+    const char **flags = sal_flags_with_methods(own);
     sal_check_flags(argc, argv, 7, flags);
+    free(flags);
     char *method = sal_flag_str(argc, argv, "-method", "vanilla");
     char *prefix = sal_flag_str(argc, argv, "-out", "saliency");
     char *raw = sal_flag_str(argc, argv, "-raw", 0);
     int cls = sal_flag_int(argc, argv, "-class", -1, 0, 1 << 30);
     mth_opts o;
-    read_options(argc, argv, &o);
+    sal_method_options(argc, argv, &o);
     int all = !strcmp(method, "all");
     char err[1024];
     const mth_def *one = all ? NULL : mth_lookup(method, err, sizeof(err));

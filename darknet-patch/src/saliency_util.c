@@ -154,6 +154,20 @@ network *sal_load_network_batch(char *cfg, char *weights, int clear, int batch)
     return net;
 }
 
+int sal_is_image_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if(!f) return 0;
+    unsigned char magic[8] = {0};
+    size_t n = fread(magic, 1, sizeof(magic), f);
+    fclose(f);
+    return n >= 4 && ((magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G') ||
+                      (magic[0] == 0xFF && magic[1] == 0xD8) || (magic[0] == 'B' && magic[1] == 'M') ||
+                      (magic[0] == 'P' && magic[1] >= '1' && magic[1] <= '6') ||
+                      (magic[0] == 'G' && magic[1] == 'I' && magic[2] == 'F') ||
+                      (magic[0] == 'I' && magic[1] == 'I') || (magic[0] == 'M' && magic[1] == 'M'));
+}
+
 int sal_read_image(const char *path, int w, int h, int c, image *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -162,17 +176,10 @@ int sal_read_image(const char *path, int w, int h, int c, image *out, char *err,
         snprintf(err, errlen, "cannot open image '%s': %s", path, strerror(errno));
         return -1;
     }
-    unsigned char magic[8] = {0};
-    size_t n = fread(magic, 1, sizeof(magic), f);
     fclose(f);
     /* a quick refusal with a clear message; load_image_checked (patch 0031) says whether OpenCV
        decoded the rest (darknet's load_image returns a blank 10x10 image for what it cannot) */
-    int known = n >= 4 && ((magic[0] == 0x89 && magic[1] == 'P' && magic[2] == 'N' && magic[3] == 'G') ||
-                           (magic[0] == 0xFF && magic[1] == 0xD8) || (magic[0] == 'B' && magic[1] == 'M') ||
-                           (magic[0] == 'P' && magic[1] >= '1' && magic[1] <= '6') ||
-                           (magic[0] == 'G' && magic[1] == 'I' && magic[2] == 'F') ||
-                           (magic[0] == 'I' && magic[1] == 'I') || (magic[0] == 'M' && magic[1] == 'M'));
-    if(!known){
+    if(!sal_is_image_file(path)){
         snprintf(err, errlen, "image '%s' is not a PNG, JPEG, BMP, PNM, GIF or TIFF file", path);
         return -1;
     }
@@ -354,6 +361,46 @@ void sal_check_flags(int argc, char **argv, int first, const char **known)
     }
 }
 
+// ---- the methods' options ---------------------------------------------------------------------
+
+const char *const sal_method_flags[] = {"-formulation", "-seed", "-steps", "-baseline", "-rule", "-samples", "-sigma",
+                                        "-variant", "-of", "-mask_size", "-iterations", "-layer", "-masks", "-cells",
+                                        "-p1", "-window", "-stride", "-fill", 0};
+
+void sal_method_options(int argc, char **argv, mth_opts *o)
+{
+    mth_defaults(o);
+    o->form = sal_flag_form(argc, argv, "onehot");
+    o->seed = sal_flag_u64(argc, argv, "-seed", o->seed);
+    o->steps = sal_flag_int(argc, argv, "-steps", o->steps, 1, 100000);
+    o->baseline = sal_flag_str(argc, argv, "-baseline", (char *)o->baseline);
+    o->rule = sal_flag_str(argc, argv, "-rule", (char *)o->rule);
+    o->samples = sal_flag_int(argc, argv, "-samples", o->samples, 1, 1000000);
+    o->sigma = sal_flag_real(argc, argv, "-sigma", o->sigma, 0, 0, 100, 0);
+    o->variant = sal_flag_str(argc, argv, "-variant", (char *)o->variant);
+    o->of = sal_flag_str(argc, argv, "-of", (char *)o->of);
+    o->mask_size = sal_flag_int(argc, argv, "-mask_size", o->mask_size, 1, 4096);
+    o->iterations = sal_flag_int(argc, argv, "-iterations", o->iterations, 1, 100000);
+    o->layer = sal_flag_int(argc, argv, "-layer", o->layer, 0, 1 << 20);
+    o->masks = sal_flag_int(argc, argv, "-masks", o->masks, 1, 10000000);
+    o->cells = sal_flag_int(argc, argv, "-cells", o->cells, 1, 4096);
+    o->p1 = sal_flag_real(argc, argv, "-p1", o->p1, 0, 1, 1, 0);
+    o->window = sal_flag_int(argc, argv, "-window", o->window, 1, 1 << 16);
+    o->stride = sal_flag_int(argc, argv, "-stride", o->stride, 1, 1 << 16);
+    o->fill = sal_flag_str(argc, argv, "-fill", (char *)o->fill);
+}
+
+const char **sal_flags_with_methods(const char *const *own)
+{
+    int n = 0, m = 0, i;
+    while(own[n]) ++n;
+    while(sal_method_flags[m]) ++m;
+    const char **all = calloc(n + m + 1, sizeof(char *));
+    for(i = 0; i < n; ++i) all[i] = own[i];
+    for(i = 0; i < m; ++i) all[n + i] = sal_method_flags[i];
+    return all;
+}
+
 // ---- progress --------------------------------------------------------------------------------
 
 void sal_progress_init(sal_progress *p, const char *what, const char *unit, long total)
@@ -417,6 +464,11 @@ static image **letters(void)
         }
     }
     return alphabet;
+}
+
+image **sal_letters(void)
+{
+    return letters();
 }
 
 image sal_heat_image(const float *heat, int h, int w)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "darknet.h"
 #include "engine.h"
+#include "methods.h"
 
 /* prints "darknet saliency: <message>" to stderr and exits 1 (stdout and stderr flushed, no
    atexit handlers or static destructors: safe while darknet's loader thread runs) */
@@ -38,6 +39,9 @@ int sal_default_batch(char *cfg);
    after a check of the file's magic bytes. 0 and *out, or -1 with err naming the file (missing,
    not an image format darknet's loader reads, undecodable). */
 int sal_read_image(const char *path, int w, int h, int c, image *out, char *err, size_t errlen);
+/* 1 when the file's first bytes are those of an image format sal_read_image takes (PNG, JPEG, BMP,
+   PNM, GIF, TIFF), 0 otherwise (also when it cannot be opened): what tells an image from a list */
+int sal_is_image_file(const char *path);
 /* sal_read_image, dying with its message */
 image sal_load_image(char *path, int w, int h, int c);
 
@@ -75,6 +79,13 @@ double sal_flag_real(int argc, char **argv, const char *flag, double def, double
 /* -formulation and -method by their tables (engine.h) */
 eng_form sal_flag_form(int argc, char **argv, const char *def);
 eng_method sal_flag_method(int argc, char **argv, const char *def);
+/* every method's options (methods.h) from their flags, the defaults of mth_defaults(): the verbs that
+   run methods (map, insdel) read them here, so a new option is added once */
+void sal_method_options(int argc, char **argv, mth_opts *o);
+/* the flags sal_method_options reads, NULL-terminated */
+extern const char *const sal_method_flags[];
+/* a verb's own flags followed by sal_method_flags, NULL-terminated (calloc'd), for sal_check_flags */
+const char **sal_flags_with_methods(const char *const *own);
 /* dies on an argument from argv[first] on that is not one of known (the flags that take a value)
    followed by its value, or a flag given twice */
 void sal_check_flags(int argc, char **argv, int first, const char **known);
@@ -85,6 +96,9 @@ void sal_check_flags(int argc, char **argv, int first, const char **known);
    label letters (data/labels of the darknet tree, found at $DARKNET_LABELS, the tree this binary
    was built in, or /usr/share/darknet/data/labels; without them, no captions). */
 image sal_montage(const image *pics, const char *const *captions, int n, int height);
+/* darknet's label letters (the ones sal_montage captions with) for get_label/draw_label, or NULL
+   when none are found */
+image **sal_letters(void);
 /* a heat map (H*W, values in [0, 1]) as a jet-coloured picture */
 image sal_heat_image(const float *heat, int h, int w);
 
