@@ -33,6 +33,8 @@ void mth_defaults(mth_opts *o)
 static const mth_def METHODS[] = {
     {"vanilla", mth_vanilla, MTH_HEAT_ABS_MAX, "the gradient of the class score (max |g| over channels)"},
     {"gradxinput", mth_gradxinput, MTH_HEAT_ABS_SUM, "gradient x input (|sum over channels|)"},
+    {"integrated", mth_integrated, MTH_HEAT_ABS_SUM, "integrated gradients from a baseline (|sum over channels|)"},
+    {"smoothgrad", mth_smoothgrad, MTH_HEAT_ABS_MAX, "the wrapped gradient method averaged over noisy copies (max |.| over channels)"},
 };
 #define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 
