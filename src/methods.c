@@ -26,7 +26,7 @@ void mth_defaults(mth_opts *o)
     o->cells = 7;
     o->p1 = 0.5;
     o->fill = "black";
-    o->lr = 0.01;
+    o->lr = 0.25;
     o->target = -1;
 }
 

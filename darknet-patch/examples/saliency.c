@@ -12,11 +12,13 @@ void saliency_prepare(int argc, char **argv);
 void saliency_compare(int argc, char **argv);
 void saliency_eval(int argc, char **argv);
 void saliency_gradcheck(int argc, char **argv);
+void saliency_fool(int argc, char **argv);
 
 static const struct { const char *verb; void (*run)(int argc, char **argv); const char *usage; } VERBS[] = {
     {"map", saliency_map,
      "map <data cfg> <cfg> <weights> <image> [-method vanilla|gradxinput] [-formulation onehot|loss|spectreg]\n"
      "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]"},
+    {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]"},
     {"compare", saliency_compare, "compare <image a> <image b> [-metric NAME|all]"},
     {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]"},
