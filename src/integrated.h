@@ -32,7 +32,8 @@ void ig_blur_kernel(int h, int w, int *size, double *sigma);
 int ig_baseline_of(ig_baseline b, const float *x, int c, int h, int w, uint64_t seed, float *x0);
 
 // map (nimg, C*H*W) = the integrated gradients of class cls for nimg images x (nimg, C*H*W), each
-// with its own baseline (o->baseline of that image), o->steps and o->rule. Every path point of every
+// with its own baseline (o->baseline of that image; noise: the same draw from o->seed for every
+// image), o->steps and o->rule. Every path point of every
 // image goes through eng_logit_grad, eng_batch(e) points a call. When not NULL, zx (nimg) and
 // z0 (nimg) are z_c(x) and z_c(x0) (from the path's end points when the rule has them, else from one
 // eng_predict). *evaluations += the images through the network. 0, or -1 with err.
