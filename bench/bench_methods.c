@@ -3,7 +3,9 @@
 // images (the methods' batched path) and on the same network made for one image (one call a path
 // point or noisy copy), and checks that both give the same map. One RESULT line per method:
 // median wall and process CPU seconds per image after a warm-up, the speed-up, the largest
-// difference of the two maps relative to the largest |value|.
+// difference of the two maps relative to the largest |value| and the L2 norm of the difference
+// relative to the map's (the gemm's rounding differs with the batch; where a pre-activation sits
+// within it of a ReLU's kink the gradient there changes, so the largest difference is a few 1e-4).
 //
 // usage: bench_methods CFG [-size S] [-batch B] [-threads T] [-reps R] [-weights FILE] [-seed S]
 //   -size rewrites [net] width and height in a temporary copy of CFG (default: the cfg's);
@@ -155,12 +157,19 @@ int main(int argc, char **argv)
         mth_opts o;
         mth_defaults(&o);   // integrated: K = 32, right rule, black; smoothgrad: N = 25 of vanilla, sigma 0.15
         timing tb = run(eb, m, x, cls, &o, ma, reps), t1 = run(e1, m, x, cls, &o, m1, reps);
-        double top = 0, diff = 0;
-        for (int k = 0; k < n; k++) { top = fmax(top, fabs(m1[k])); diff = fmax(diff, fabs(ma[k] - m1[k])); }
+        double top = 0, diff = 0, ss = 0, sd = 0;
+        for (int k = 0; k < n; k++) {
+            double d = ma[k] - m1[k];
+            top = fmax(top, fabs(m1[k]));
+            diff = fmax(diff, fabs(d));
+            ss += (double)m1[k] * m1[k];
+            sd += d * d;
+        }
         printf("RESULT method=%s %s=%d size=%dx%d threads=%d batch=%d wall_s=%.4f cpu_s=%.4f evals=%ld | batch=1 wall_s=%.4f "
-               "cpu_s=%.4f evals=%ld | speedup_wall=%.2f speedup_cpu=%.2f max_rel_diff=%.1e\n",
+               "cpu_s=%.4f evals=%ld | speedup_wall=%.2f speedup_cpu=%.2f max_rel_diff=%.1e l2_rel_diff=%.1e\n",
                m->name, i == 0 ? "K" : "N", i == 0 ? o.steps : o.samples, nb->w, nb->h, threads, batch, tb.wall, tb.cpu,
-               tb.evals, t1.wall, t1.cpu, t1.evals, t1.wall / tb.wall, t1.cpu / tb.cpu, top > 0 ? diff / top : diff);
+               tb.evals, t1.wall, t1.cpu, t1.evals, t1.wall / tb.wall, t1.cpu / tb.cpu, top > 0 ? diff / top : diff,
+               ss > 0 ? sqrt(sd / ss) : sqrt(sd));
         fflush(stdout);
     }
     free(x); free(ma); free(m1);
