@@ -207,6 +207,15 @@ $(BUILD)/bench_reg: $(REG_BENCH_SRC) src/reg.h src/metrics.h
 	$(CC) -O2 -std=gnu11 -Wall -Isrc $(REG_BENCH_SRC) -o $@ -lm
 # ---- end bench: regularizers
 
+# ---- bench: methods
+# Integrated gradients (K = 32) and SmoothGrad (N = 25) per image, batched vs one call per image
+# (bench/bench_methods.c, against this build's libdarknet.a; not run by scripts/bench.sh):
+#   make build/bench_methods && build/bench_methods cfg/resnet18-64.cfg [-size 224] [-batch B]
+$(BUILD)/bench_methods: bench/bench_methods.c setup $(DK)/.patched
+	$(MAKE) -C $(DK) $(DKFLAGS) -j2 --no-print-directory obj libdarknet.a
+	f=$$(scripts/pkg-flags.sh --libs $(if $(filter 1,$(OPENCV)),opencv4)) && $(CC) $(TCFLAGS) $< -o $@ $(TLIBS) $$f
+# ---- end bench: methods
+
 clean:
 	rm -rf $(BUILD)/tests $(BUILD)/check_all darknet
 	-$(MAKE) -C $(DK) clean >/dev/null 2>&1

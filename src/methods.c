@@ -26,13 +26,15 @@ void mth_defaults(mth_opts *o)
     o->cells = 7;
     o->p1 = 0.5;
     o->fill = "black";
-    o->lr = 0.01;
+    o->lr = 0.25;
     o->target = -1;
 }
 
 static const mth_def METHODS[] = {
     {"vanilla", mth_vanilla, MTH_HEAT_ABS_MAX, "the gradient of the class score (max |g| over channels)"},
     {"gradxinput", mth_gradxinput, MTH_HEAT_ABS_SUM, "gradient x input (|sum over channels|)"},
+    {"integrated", mth_integrated, MTH_HEAT_ABS_SUM, "integrated gradients from a baseline (|sum over channels|)"},
+    {"smoothgrad", mth_smoothgrad, MTH_HEAT_ABS_MAX, "the wrapped gradient method averaged over noisy copies (max |.| over channels)"},
     {"gradcam", mth_gradcam, MTH_HEAT_PLANE, "Grad-CAM: ReLU(sum_k alpha_k A_k) of a layer's maps, upsampled (-layer)"},
     {"rise", mth_rise, MTH_HEAT_RANGE, "RISE: random masks weighted by the class probability (-masks -cells -p1 -seed)"},
     {"occlusion", mth_occlusion, MTH_HEAT_PLANE, "the probability drop under a sliding patch (-window -stride -fill)"},
