@@ -13,6 +13,8 @@
 #   BENCH_CONFIGS  "SIZE:BATCH:THREADS ..." (default "64:16:1 64:16:2 224:4:1 224:4:2")
 #   BENCH_STEPS    timed steps per measurement (default 5); BENCH_WARMUP steps before (default 2)
 #   BENCH_NAIVE=0  skip the naive darknet;  BENCH_REG=0 skip the regularized rows
+#   BENCH_METHODS=0 skip the saliency methods; BENCH_METHOD_CONFIGS "SIZE:BATCH:THREADS ..."
+#                  (default "64:32:1 64:32:2 224:8:1 224:8:2")
 #   BENCH_OUT      the report (default bench/results.md)
 set -eu
 cd "$(dirname "$0")/.."
@@ -116,6 +118,34 @@ for c in $CONFIGS; do
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# ---- saliency methods: integrated gradients (K = 32) and SmoothGrad (N = 25) per image ---------
+# darknet (bench/bench_methods.c: the methods' batched path, and one call a point) against PyTorch
+# (bench/torch_methods.py: the same ResNet-18, batched autograd.grad), the same batch and threads.
+METHODS=${BENCH_METHODS:-1}
+METHOD_CONFIGS=${BENCH_METHOD_CONFIGS:-"64:32:1 64:32:2 224:8:1 224:8:2"}
+methout=""
+if [ "$METHODS" != 0 ]; then
+    make --no-print-directory BUILD="$BLASB" "$BLASB/bench_methods" >/dev/null
+    methout="| size | batch | threads | method | darknet CPU s/image | one call a point | PyTorch CPU s/image | darknet/PyTorch |
+|---|---|---|---|---|---|---|---|"
+    for c in $METHOD_CONFIGS; do
+        size=${c%%:*}; rest=${c#*:}; batch=${rest%%:*}; th=${rest#*:}
+        export OPENBLAS_NUM_THREADS="$th" OMP_NUM_THREADS="$th"
+        echo "bench: ---- methods ${size}x$size, batch $batch, $th thread(s)"
+        dkl=$("$BLASB/bench_methods" $CFG -size "$size" -batch "$batch" -threads "$th" -reps 3 2>/dev/null | grep '^RESULT' || true)
+        for m in integrated smoothgrad; do
+            d=$(echo "$dkl" | grep "method=$m " | sed -n 's/.*batch='"$batch"' wall_s=[^ ]* cpu_s=\([^ ]*\).*/\1/p')
+            one=$(echo "$dkl" | grep "method=$m " | sed -n 's/.*| batch=1 wall_s=[^ ]* cpu_s=\([^ ]*\).*/\1/p')
+            t=$($PY bench/torch_methods.py --method $m --size "$size" --batch "$batch" --threads "$th" --images 3 2>/dev/null |
+                sed -n 's/.*cpu_s=\([^ ]*\).*/\1/p')
+            r=$(awk -v a="$d" -v b="$t" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "—" }')
+            echo "bench: $m ${size}x$size b$batch t$th: darknet ${d:-?} s, one call a point ${one:-?} s, PyTorch ${t:-?} s: $r"
+            methout="$methout
+| $size | $batch | $th | $m | ${d:-—} | ${one:-—} | ${t:-—} | $r |"
+        done
+    done
+fi
+
 # ---- regularizer throughput (bench/bench_reg.c, the regularizer library's own benchmark) -----
 regout=""
 if [ -f bench/bench_reg.c ] && [ "$REG" != 0 ]; then
@@ -129,7 +159,7 @@ fi
 # ---- the report ----------------------------------------------------------------------------
 M_CORES="$cores" M_CPU="$cpu" M_FLAGS="$flags" M_BLAS="$blasver (core ${blascore:-?})" \
 M_TORCH="$torchver" M_LOAD0="$load0" M_LOAD1="$load1" M_DATE="$started" M_STEPS="$STEPS" \
-M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" \
+M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" M_METHODS="$methout" \
 $PY - "$RES" > "$OUT" <<'PYEOF'
 import os, sys
 
@@ -275,6 +305,14 @@ w("```")
 for line in open(sys.argv[1]):
     w(line.rstrip("\n"))
 w("```")
+if e.get("M_METHODS"):
+    w("")
+    w("## Saliency methods per image (bench/bench_methods.c against bench/torch_methods.py)")
+    w("")
+    w("Integrated gradients (K = 32, black baseline, right rule) and SmoothGrad (N = 25 of the vanilla")
+    w("gradient) of one image of ResNet-18, process CPU seconds; target darknet/PyTorch <= 1.0.")
+    w("")
+    w(e["M_METHODS"])
 if e.get("M_REGOUT"):
     w("")
     w("## Regularizer throughput (bench/bench_reg.c)")
