@@ -30,6 +30,8 @@ static const char *NETS[] = {
     "dropout_03",
     "activation_batchnorm",
     "shortcut_fewer_channels_alpha_beta",
+    "crop",
+    "crop_noadjust",
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 
