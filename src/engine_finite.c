@@ -156,7 +156,19 @@ int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float 
     net->delta = g;
     stock_backward(e, form, truth, r, fac);
     net->delta = old;
-    for (size_t i = 0; i < nb; i++) g[i] = -g[i];
+    int zero = 1;
+    for (size_t i = 0; i < nb; i++) { g[i] = -g[i]; if (g[i] != 0) zero = 0; }
+    // a heatmap zero for the whole batch: how far down the gradient came, before the deltas go
+    e->stock_low = -1;
+    if (zero) {
+        e->stock_low = top;
+        for (int k = top - 1; k >= 0; k--) {
+            const layer *l = &net->layers[k];
+            size_t n = (size_t)l->outputs * B;
+            for (size_t i = 0; l->delta && i < n && e->stock_low != k; i++)
+                if (l->delta[i] != 0) e->stock_low = k;
+        }
+    }
     free(fac);
     zero_deltas(e);
     net->train = train;

@@ -22,6 +22,10 @@ struct eng {
     float *tmp, *tmp2;// (batch, max outputs)
     float *scaled;    // (batch, max outputs): a shortcut's alpha-scaled transpose; NULL without one
     float *ws;        // im2col/col2im workspace (the batched convolutions': for their chunk of images)
+    int dk_stop;      // the highest layer below top where darknet's backward stops (eng_dk_stops), or -1
+    int dk_stop_below;// the highest layer with parameters that the stop cuts off from the gradient, or -1
+    int stock_low;    // after eng_stock_input_grad with a heatmap zero for the whole batch: the lowest
+                      // layer whose delta the gradient reached (top: only the softmax's); else -1
 };
 
 // ---- the layer-rule table (engine_rules.c) -----------------------------------------------------

@@ -473,6 +473,26 @@ START_TEST(crop_heatmap_is_the_gradient_of_the_uncropped_input)
 }
 END_TEST
 
+// darknet's backward_crop_layer is empty: the heatmap through darknet's own backward (the engine
+// without exact rules, method=finite's path) would be zero, so that engine refuses the layer by name
+START_TEST(darknet_backward_through_crop_is_refused_by_name)
+{
+    network *net = tu_net(tu_testnet("crop"));
+    char err[512] = "";
+    ck_assert(eng_init_for(net, 0, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "layer 0 (crop)") && strstr(err, "empty") && strstr(err, "method=exact"), "message: %s", err);
+    free_network(net);
+    // a layer without a delta buffer, anywhere below the softmax: a crop after a convolution
+    net = tu_net(NET("[convolutional]\nfilters=2\nsize=1\nactivation=leaky\n[crop]\ncrop_height=4\ncrop_width=4\n[connected]\noutput=3\nactivation=linear\n"));
+    ck_assert(eng_init_for(net, 0, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "layer 1 (crop)"), "message: %s", err);
+    eng *e = eng_init(net, err, sizeof err);   // the exact rules are fine with it
+    ck_assert_msg(e != NULL, "%s", err);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
 Suite *make_engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -488,6 +508,7 @@ Suite *make_engine_suite(void)
     tcase_add_test(tc, formulation_names);
     tcase_add_test(tc, every_rule_transpose_is_adjoint);
     tcase_add_test(tc, crop_heatmap_is_the_gradient_of_the_uncropped_input);
+    tcase_add_test(tc, darknet_backward_through_crop_is_refused_by_name);
     suite_add_tcase(s, tc);
     return s;
 }
