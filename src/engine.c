@@ -178,7 +178,7 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
             return NULL;
         }
         if (eng_has_act(l) && !eng_act_supported(l->activation)) {
-            snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, logistic, tanh "
+            snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, ramp, logistic, tanh "
                      "(for regularized training method=finite works with any activation)",
                      k, get_layer_string(l->type), get_activation_string(l->activation));
             return NULL;

@@ -408,9 +408,11 @@ int eng_has_bn(const layer *l)
 
 int eng_is_smooth(ACTIVATION a) { return a == LOGISTIC || a == TANH; }
 
+// piecewise linear (second derivative 0: linear, relu, leaky, ramp = 1.1x or 0.1x) or smooth with
+// eng_act_d2 (logistic, tanh); darknet's gradient_array gives the first derivative from the output
 int eng_act_supported(ACTIVATION a)
 {
-    return a == LINEAR || a == RELU || a == LEAKY || a == LOGISTIC || a == TANH;
+    return a == LINEAR || a == RELU || a == LEAKY || a == RAMP || a == LOGISTIC || a == TANH;
 }
 
 float eng_act_d2(float a, ACTIVATION act)

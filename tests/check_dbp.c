@@ -32,6 +32,7 @@ static const char *NETS[] = {
     "shortcut_fewer_channels_alpha_beta",
     "crop",
     "crop_noadjust",
+    "conv_ramp",
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 

@@ -37,6 +37,7 @@ static const char *NETS[] = {
     "shortcut_fewer_channels",
     "crop",
     "crop_noadjust",
+    "conv_ramp",
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 

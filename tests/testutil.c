@@ -355,6 +355,8 @@ static const struct { const char *name, *cfg; } TESTNETS[] = {
     {"activation_batchnorm", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[activation]\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
     // [crop]: a 4x4 window of the 6x6 input (training: drawn, with flip=1 mirrored half the time;
     // inference: the centre), colours 2x - 1, or with noadjust=1 unchanged
+    // ramp (strided.cfg): 1.1x above zero, 0.1x below
+    {"conv_ramp", TU_NET("[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=ramp\n[connected]\noutput=4\nactivation=ramp\n[connected]\noutput=3\nactivation=linear\n")},
     {"crop", TU_NET("[crop]\ncrop_height=4\ncrop_width=4\nflip=1\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
     {"crop_noadjust", TU_NET("[crop]\ncrop_height=3\ncrop_width=5\nnoadjust=1\n[connected]\noutput=4\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
     {"shortcut_fewer_channels_alpha_beta", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
