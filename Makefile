@@ -112,6 +112,9 @@ endif
 test: $(BUILD)/check_all
 	$(SANENV) DARKNET=$(DK)/darknet $(BUILD)/check_all
 
+# The model zoo suite steps the classifier cfgs of the darknet tree being built.
+$(BUILD)/tests/check_zoo.o: TCFLAGS += -DZOO_CFG_DIR='"$(abspath $(DK))/cfg"'
+
 # ---- fuzz: libFuzzer harnesses (tests/fuzz/, its README says what each one feeds) ----------
 # `make fuzz`: each harness tests/fuzz/fuzz_<name>.c built with Debian's clang and
 # -fsanitize=fuzzer,address,undefined against a darknet + extension built with clang and

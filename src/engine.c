@@ -178,7 +178,7 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
             return NULL;
         }
         if (eng_has_act(l) && !eng_act_supported(l->activation)) {
-            snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, logistic, tanh "
+            snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, ramp, logistic, tanh "
                      "(for regularized training method=finite works with any activation)",
                      k, get_layer_string(l->type), get_activation_string(l->activation));
             return NULL;
@@ -189,12 +189,38 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
         }
         if (eng_has_act(l) && eng_is_smooth(l->activation)) smooth = 1;
     }
+    // darknet's own backward (the heatmap of exact = 0, the finite methods' parameter gradients)
+    // stops at a layer whose backward passes nothing on: the heatmap of exact = 0 needs every layer;
+    // the finite methods of an exact engine need the layers down to the lowest one with parameters
+    int dk_stop = -1, dk_stop_below = -1;
+    for (int k = 0; k < top; k++) {
+        const layer *l = &net->layers[k];
+        const char *why = eng_dk_stops(l);
+        if (!why) continue;
+        if (!exact) {
+            const eng_rule *r = eng_rule_of(l->type);
+            snprintf(err, errlen, "layer %d (%s): %s, and method=finite takes the heatmap through darknet's backward "
+                     "(it would be zero)%s", k, get_layer_string(l->type), why,
+                     r && r->lin ? "; use method=exact, which has a rule for this layer type" : "");
+            return NULL;
+        }
+        dk_stop = k;
+    }
+    for (int k = 0; k <= dk_stop; k++) {
+        size_t n[3];
+        // a layer without a delta gets no gradient of its own either; one with an empty backward does
+        int cut = k < dk_stop || !net->layers[k].delta;
+        if (cut && eng_update_sizes(&net->layers[k], n) == 0 && n[0] + n[1] + n[2] > 0) dk_stop_below = k;
+    }
     eng *e = calloc(1, sizeof *e);
     e->net = net;
     e->top = top;
     e->classes = sm->inputs;
     e->smooth = smooth;
     e->exact = exact;
+    e->dk_stop = dk_stop;
+    e->dk_stop_below = dk_stop_below;
+    e->stock_low = -1;
     eng_alloc(e);
     return e;
 }
@@ -564,6 +590,45 @@ int eng_check_finite(const eng *e, int updates, char *err, int errlen)
     return 0;
 }
 
+// ----------------------------------------------------------------------------------------------
+// a heatmap zero for the whole batch although the seed is not: where the gradient stopped
+
+static int all_zero(const float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) if (a[i] != 0) return 0;
+    return 1;
+}
+
+// 1 when layer k's activation has slope 0 at every unit of the batch (a relu that is off everywhere)
+static int act_dead(eng *e, int k)
+{
+    const layer *l = &e->net->layers[k];
+    if (!eng_has_act(l)) return 0;
+    int n = l->outputs * l->batch;
+    fill_cpu(n, 1, e->tmp, 1);
+    gradient_array(l->output, n, l->activation, e->tmp);
+    return all_zero(e->tmp, n);
+}
+
+// The layer where the sweep stopped, from the lowest layer `low` the gradient reached: in the
+// engine's sweep d[low] is the gradient at low's output, so low stopped it; in darknet's backward
+// delta[low] is taken after low's activation, so low's backward passed nothing down, unless the
+// layer below has an activation that is off everywhere.
+static void stop_message(eng *e, int low, int stock, char *err, int errlen)
+{
+    network *net = e->net;
+    int k = low;
+    if (stock && low > 0 && act_dead(e, low - 1)) k = low - 1;
+    const layer *l = &net->layers[k];
+    char what[160];
+    if (act_dead(e, k))
+        snprintf(what, sizeof what, "its %s activation has slope 0 at every unit of the batch", get_activation_string(l->activation));
+    else
+        snprintf(what, sizeof what, "%s passes nothing to its input", stock ? "darknet's backward" : "the engine's rule");
+    snprintf(err, errlen, "the heatmap is zero for every image of the batch, though the seed at the [softmax] is not: "
+             "the gradient stops at layer %d (%s): %s", k, get_layer_string(l->type), what);
+}
+
 int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng,
                  eng_reg_report *out, char *err, int errlen)
 {
@@ -588,6 +653,27 @@ int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng
     for (size_t i = 0; i < nb; i++) gabs += fabsf(e->g[i]);
     if (!num_finite(gabs)) {
         snprintf(err, errlen, "the heatmap has NaN or Inf (the network's activations have diverged)");
+        free(r);
+        return -1;
+    }
+    if (gabs == 0 && !all_zero(e->seed, (size_t)e->classes * B)) {
+        int low = -1;
+        if (e->exact) {
+            for (int k = 0; k < e->top && low < 0; k++)
+                if (!all_zero(e->d[k], (size_t)net->layers[k].outputs * B)) low = k;
+        } else {
+            low = e->stock_low;
+        }
+        if (low >= 0) stop_message(e, low, !e->exact, err, errlen);
+        else snprintf(err, errlen, "the heatmap is zero for every image of the batch, though the seed at the [softmax] is not");
+        free(r);
+        return -2;
+    }
+    if (c->lambda != 0 && c->method != ENG_EXACT && e->exact && e->dk_stop_below >= 0) {
+        const layer *l = &net->layers[e->dk_stop];
+        snprintf(err, errlen, "method=%s: layer %d (%s): %s, so the parameters of layer %d (%s) and below would get no gradient; use method=exact",
+                 eng_method_name(c->method), e->dk_stop, get_layer_string(l->type), eng_dk_stops(l),
+                 e->dk_stop_below, get_layer_string(net->layers[e->dk_stop_below].type));
         free(r);
         return -1;
     }

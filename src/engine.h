@@ -32,7 +32,9 @@ typedef struct eng eng;
 // a message naming the layer (index, type, activation) into err.
 eng *eng_init(network *net, char *err, int errlen);
 // exact = 0: only the top [softmax] is required; heatmaps and double backprop then go through
-// darknet's own layer backward functions (eng_reg_step with a finite method only).
+// darknet's own layer backward functions (eng_reg_step with a finite method only). A layer below
+// the softmax that darknet's backward does not pass the gradient through ([crop]: its backward is
+// empty; a layer without a delta buffer) is then refused by name, as a heatmap through it is zero.
 eng *eng_init_for(network *net, int exact, char *err, int errlen);
 void eng_free(eng *e);
 
@@ -100,7 +102,11 @@ typedef struct {
 // train_network_datum before backward_network). Adds -lambda * d(sum_b R_b)/dtheta to every
 // layer's weight/bias/scale updates and leaves every other piece of layer state (outputs, deltas,
 // BN statistics, rolling statistics) as the forward left it, so darknet's own backward and update
-// run unchanged. 0 on success; otherwise err says what (a regularizer error, NaN in the heatmap).
+// run unchanged. 0 on success; -1 and err says what (a regularizer error, NaN in the heatmap, a
+// finite method with a layer darknet's backward stops at above layers with parameters); -2 when the
+// heatmap is zero for every image of the batch although the seed at the softmax is not, and err
+// names the layer where the gradient stopped (a relu off everywhere, a layer darknet's backward does
+// not pass through): not divergence, but a step that would optimise nothing.
 int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng,
                  eng_reg_report *out, char *err, int errlen);
 

@@ -64,8 +64,8 @@ static void lend_batch_stats(eng *e, eng_snap *s)
     }
 }
 
-// darknet's layer forwards up to the top softmax in inference mode, each dropout reusing its
-// draw when the net is in training mode (batch statistics already lent)
+// darknet's layer forwards up to the top softmax in inference mode, each layer with a random draw
+// (dropout, crop) reusing it when the net is in training mode (batch statistics already lent)
 static void forward_frozen(eng *e)
 {
     network net = *e->net;
@@ -75,15 +75,10 @@ static void forward_frozen(eng *e)
     for (int i = 0; i <= e->top; ++i) {
         net.index = i;
         layer l = net.layers[i];
+        const eng_rule *r = eng_rule_of(l.type);
         if (l.delta) fill_cpu(l.outputs * l.batch, 0, l.delta, 1);
-        if (l.type == DROPOUT) {
-            // in place on the previous output, as darknet's training-mode dropout does
-            if (was_train)
-                for (int j = 0; j < l.batch * l.inputs; j++)
-                    net.input[j] = l.rand[j] < l.probability ? 0 : net.input[j] * l.scale;
-        } else {
-            l.forward(l, net);
-        }
+        if (was_train && r && r->held) r->held(&l, net.input, l.output);
+        else l.forward(l, net);
         net.input = l.output;
     }
 }
@@ -161,7 +156,19 @@ int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float 
     net->delta = g;
     stock_backward(e, form, truth, r, fac);
     net->delta = old;
-    for (size_t i = 0; i < nb; i++) g[i] = -g[i];
+    int zero = 1;
+    for (size_t i = 0; i < nb; i++) { g[i] = -g[i]; if (g[i] != 0) zero = 0; }
+    // a heatmap zero for the whole batch: how far down the gradient came, before the deltas go
+    e->stock_low = -1;
+    if (zero) {
+        e->stock_low = top;
+        for (int k = top - 1; k >= 0; k--) {
+            const layer *l = &net->layers[k];
+            size_t n = (size_t)l->outputs * B;
+            for (size_t i = 0; l->delta && i < n && e->stock_low != k; i++)
+                if (l->delta[i] != 0) e->stock_low = k;
+        }
+    }
     free(fac);
     zero_deltas(e);
     net->train = train;

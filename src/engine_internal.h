@@ -22,6 +22,10 @@ struct eng {
     float *tmp, *tmp2;// (batch, max outputs)
     float *scaled;    // (batch, max outputs): a shortcut's alpha-scaled transpose; NULL without one
     float *ws;        // im2col/col2im workspace (the batched convolutions': for their chunk of images)
+    int dk_stop;      // the highest layer below top where darknet's backward stops (eng_dk_stops), or -1
+    int dk_stop_below;// the highest layer with parameters that the stop cuts off from the gradient, or -1
+    int stock_low;    // after eng_stock_input_grad with a heatmap zero for the whole batch: the lowest
+                      // layer whose delta the gradient reached (top: only the softmax's); else -1
 };
 
 // ---- the layer-rule table (engine_rules.c) -----------------------------------------------------
@@ -30,6 +34,8 @@ struct eng {
 typedef void (*eng_lin_fn)(eng *e, int k, float **stream, float *input, float *y);
 typedef void (*eng_lin_t_fn)(eng *e, int k, const float *t, float **stream, float *input);
 typedef void (*eng_wgrad_fn)(eng *e, int k, const float *that, const float *t, float scale);
+// y = the layer's training-mode forward of x with the random draw of the last forward held
+typedef void (*eng_held_fn)(const layer *l, const float *x, float *y);
 
 enum { ENG_BN_NONE, ENG_BN_IF_SET, ENG_BN_ALWAYS };   // batch norm after the linear part
 // which of a layer's arrays are parameters with update buffers (weights, biases, scales)
@@ -44,7 +50,12 @@ typedef struct {
     int act;                // an activation follows (l->activation)
     int bn;                 // ENG_BN_*
     int params;             // ENG_P_*
-    int snap_indexes;       // darknet's backward reads l->indexes (maxpool's choices)
+    int snap_indexes;       // l->indexes holds the forward's choices (maxpool's maxima, crop's window), which
+                            // the rules and darknet's backward read and darknet's forward rewrites
+    eng_held_fn held;       // training mode: the forward with the last forward's draw held (dropout's mask,
+                            // crop's window and flip); NULL: darknet's inference-mode forward computes it
+    int dk_stops;           // darknet's backward of this type passes nothing to its input (crop: an empty
+                            // backward_crop_layer), so the gradient stops there on darknet's backward
 } eng_rule;
 
 // The entry of a layer type, or NULL when the table does not know it at all.
@@ -53,6 +64,9 @@ const eng_rule *eng_rule_of(LAYER_TYPE t);
 const char *eng_rule_names(void);
 
 int eng_has_act(const layer *l);
+// darknet's backward passes no gradient to layer l's input (its type's dk_stops) or into it (no delta
+// buffer for the layer above to add to): a static string saying why, or NULL when it does pass
+const char *eng_dk_stops(const layer *l);
 int eng_has_bn(const layer *l);
 int eng_is_smooth(ACTIVATION a);
 int eng_act_supported(ACTIVATION a);

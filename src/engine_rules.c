@@ -1,9 +1,10 @@
 // engine_rules.c: the engine's layer-rule table (../shared/spec/double-backprop.md §2a), one entry
 // per darknet layer type: y = L(inputs), the layer's linear part (convolution/connected without
-// bias, pooling, routing, shortcut sum, dropout mask), its transpose (dx += L^T t) and its weight
-// gradient, plus what the rest of the engine needs to know of the type (an activation after it,
-// batch norm, which arrays are parameters, what darknet's backward reads). Types without an
-// exact rule are listed too, for method=finite (their parameter sizes).
+// bias, pooling, routing, shortcut sum, dropout mask, crop), its transpose (dx += L^T t) and its
+// weight gradient, plus what the rest of the engine needs to know of the type (an activation after
+// it, batch norm, which arrays are parameters, what darknet's forward draws and its backward
+// reads or fails to pass on). Types without an exact rule are listed too, for method=finite
+// (their parameter sizes).
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -296,27 +297,70 @@ static void lin_t_dropout(eng *e, int k, const float *t, float **stream, float *
     for (int i = 0; i < n; i++) dx[i] += !e->net->train ? t[i] : l->rand[i] < l->probability ? 0 : t[i] * l->scale;
 }
 
+// in place on the previous output (x == y), as darknet's training-mode dropout does
+static void held_dropout(const layer *l, const float *x, float *y)
+{
+    int n = l->batch * l->inputs;
+    for (int i = 0; i < n; i++) y[i] = l->rand[i] < l->probability ? 0 : x[i] * l->scale;
+}
+
+// [crop]: y[i] = s * x[indexes[i]] + c. darknet's forward draws a flip and an offset per forward
+// (the whole batch; inference: the centre, no flip) and maps colours by x -> 2x - 1 (s = 2, c = -1;
+// noadjust=1: s = 1, c = 0). Its CPU forward applies no saturation, exposure or angle (only the
+// GPU kernel does). Patch 0040 keeps the flat input index of every output in l->indexes, so the
+// linear part (s times a selection) and its transpose hold the draw of that forward: the heatmap
+// is the gradient with respect to the uncropped input, zero outside the window (docs/engine.md).
+static float crop_scale(const layer *l) { return l->noadjust ? 1 : 2; }
+
+static void lin_crop(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    const float *x = eng_buf(stream, input, k - 1);
+    float s = crop_scale(l);
+    int n = l->outputs * l->batch;
+    for (int i = 0; i < n; i++) y[i] = s * x[l->indexes[i]];
+}
+
+static void lin_t_crop(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    if (!dx) return;
+    float s = crop_scale(l);
+    int n = l->outputs * l->batch;
+    for (int i = 0; i < n; i++) dx[l->indexes[i]] += s * t[i];
+}
+
+// darknet's forward_crop_layer with its last draw: the same float operations, x*scale + trans
+static void held_crop(const layer *l, const float *x, float *y)
+{
+    float s = crop_scale(l), c = l->noadjust ? 0 : -1;
+    int n = l->outputs * l->batch;
+    for (int i = 0; i < n; i++) y[i] = x[l->indexes[i]] * s + c;
+}
+
 // ----------------------------------------------------------------------------------------------
 // the table: one entry per layer type (lin = NULL: no exact rule, method=finite only)
 
 static const eng_rule RULES[] = {
-    // type          name             lin                lin_t                wgrad                act bn             params           indexes
-    { CONVOLUTIONAL, "convolutional", lin_convolutional, lin_t_convolutional, wgrad_convolutional, 1, ENG_BN_IF_SET, ENG_P_CONV,      0 },
-    { CONNECTED,     "connected",     lin_connected,     lin_t_connected,     wgrad_connected,     1, ENG_BN_IF_SET, ENG_P_CONNECTED, 0 },
-    { BATCHNORM,     "batchnorm",     lin_identity,      lin_t_identity,      NULL,                0, ENG_BN_ALWAYS, ENG_P_BATCHNORM, 0 },
-    { ACTIVE,        "activation",    lin_identity,      lin_t_identity,      NULL,                1, ENG_BN_NONE,   ENG_P_NONE,      0 },
-    { MAXPOOL,       "maxpool",       lin_maxpool,       lin_t_maxpool,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      1 },
-    { AVGPOOL,       "avgpool",       lin_avgpool,       lin_t_avgpool,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0 },
-    { SHORTCUT,      "shortcut",      lin_shortcut,      lin_t_shortcut,      NULL,                1, ENG_BN_NONE,   ENG_P_NONE,      0 },
-    { ROUTE,         "route",         lin_route,         lin_t_route,         NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0 },
-    { DROPOUT,       "dropout",       lin_dropout,       lin_t_dropout,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0 },
+    // type          name             lin                lin_t                wgrad                act bn             params           indexes held          dk_stops
+    { CONVOLUTIONAL, "convolutional", lin_convolutional, lin_t_convolutional, wgrad_convolutional, 1, ENG_BN_IF_SET, ENG_P_CONV,      0, NULL,         0 },
+    { CONNECTED,     "connected",     lin_connected,     lin_t_connected,     wgrad_connected,     1, ENG_BN_IF_SET, ENG_P_CONNECTED, 0, NULL,         0 },
+    { BATCHNORM,     "batchnorm",     lin_identity,      lin_t_identity,      NULL,                0, ENG_BN_ALWAYS, ENG_P_BATCHNORM, 0, NULL,         0 },
+    { ACTIVE,        "activation",    lin_identity,      lin_t_identity,      NULL,                1, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
+    { MAXPOOL,       "maxpool",       lin_maxpool,       lin_t_maxpool,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      1, NULL,         0 },
+    { AVGPOOL,       "avgpool",       lin_avgpool,       lin_t_avgpool,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
+    { SHORTCUT,      "shortcut",      lin_shortcut,      lin_t_shortcut,      NULL,                1, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
+    { ROUTE,         "route",         lin_route,         lin_t_route,         NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
+    { DROPOUT,       "dropout",       lin_dropout,       lin_t_dropout,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, held_dropout, 0 },
+    { CROP,          "crop",          lin_crop,          lin_t_crop,          NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      1, held_crop,    1 },
     // no exact rule: darknet's own backward (method=finite) with these parameters
-    { DECONVOLUTIONAL, "deconvolutional", NULL, NULL, NULL, 1, ENG_BN_IF_SET, ENG_P_CONV,      0 },
-    { LOCAL,         "local",         NULL,              NULL,                NULL,                1, ENG_BN_NONE,   ENG_P_LOCAL,     0 },
-    { RNN,           "rnn",           NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0 },
-    { GRU,           "gru",           NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0 },
-    { LSTM,          "lstm",          NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0 },
-    { CRNN,          "crnn",          NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0 },
+    { DECONVOLUTIONAL, "deconvolutional", NULL, NULL, NULL, 1, ENG_BN_IF_SET, ENG_P_CONV,      0, NULL, 0 },
+    { LOCAL,         "local",         NULL,              NULL,                NULL,                1, ENG_BN_NONE,   ENG_P_LOCAL,     0, NULL,         0 },
+    { RNN,           "rnn",           NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0, NULL,         0 },
+    { GRU,           "gru",           NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0, NULL,         1 },
+    { LSTM,          "lstm",          NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0, NULL,         0 },
+    { CRNN,          "crnn",          NULL,              NULL,                NULL,                0, ENG_BN_NONE,   ENG_P_SUBLAYERS, 0, NULL,         0 },
 };
 #define N_RULES ((int)(sizeof RULES / sizeof RULES[0]))
 
@@ -348,6 +392,14 @@ int eng_has_act(const layer *l)
     return r && r->lin && r->act;
 }
 
+const char *eng_dk_stops(const layer *l)
+{
+    const eng_rule *r = eng_rule_of(l->type);
+    if (r && r->dk_stops) return "darknet's backward of this layer type is empty: it passes no gradient to its input";
+    if (!l->delta) return "the layer has no gradient buffer (delta): darknet's backward cannot pass a gradient into it";
+    return NULL;
+}
+
 int eng_has_bn(const layer *l)
 {
     const eng_rule *r = eng_rule_of(l->type);
@@ -356,9 +408,11 @@ int eng_has_bn(const layer *l)
 
 int eng_is_smooth(ACTIVATION a) { return a == LOGISTIC || a == TANH; }
 
+// piecewise linear (second derivative 0: linear, relu, leaky, ramp = 1.1x or 0.1x) or smooth with
+// eng_act_d2 (logistic, tanh); darknet's gradient_array gives the first derivative from the output
 int eng_act_supported(ACTIVATION a)
 {
-    return a == LINEAR || a == RELU || a == LEAKY || a == LOGISTIC || a == TANH;
+    return a == LINEAR || a == RELU || a == LEAKY || a == RAMP || a == LOGISTIC || a == TANH;
 }
 
 float eng_act_d2(float a, ACTIVATION act)

@@ -188,7 +188,7 @@ typedef struct {
     float *sd;             // (B, K) scratch seed
     float *u0;             // (B, inputs) lambda dR/dg at the reference point, or NULL (kink_dense)
     // the activation pattern of the reference forward, held (c->hold): per layer below the top
-    float **ref_out;       // relu/leaky layers: their outputs (the masks are their signs)
+    float **ref_out;       // relu/leaky/ramp layers: their outputs (the masks are their signs)
     int **ref_idx;         // maxpool layers: their choices
     char err[256];         // set when an evaluation fails
 } gc_ctx;
@@ -200,8 +200,9 @@ static int applies_act(LAYER_TYPE t)
 }
 
 // darknet's forward of layers from..to in inference mode, from the buffers as they are. With the
-// pattern held, a relu/leaky layer runs its forward with a linear activation and then applies the
-// slopes of the reference point (1, or 0 / 0.1 where the reference output was <= 0), and a maxpool
+// pattern held, a relu/leaky/ramp layer runs its forward with a linear activation and then applies
+// the slopes of the reference point (1, or 0 / 0.1 where the reference output was <= 0; ramp 1.1 or
+// 0.1), and a maxpool
 // takes the inputs it chose there: within a step the network stays on the reference point's
 // linear piece, as batch norm keeps its statistics.
 static void held_forward(gc_ctx *q, int from, int to)
@@ -218,12 +219,16 @@ static void held_forward(gc_ctx *q, int from, int to)
         if (q->ref_idx && q->ref_idx[i]) {
             for (size_t j = 0; j < n; j++) l.output[j] = net.input[q->ref_idx[i][j]];
         } else if (q->ref_out && q->ref_out[i]) {
-            int leaky = l.activation == LEAKY;
+            ACTIVATION a = l.activation;
             l.activation = LINEAR;   // this copy of the layer only
             l.forward(l, net);
             const float *r = q->ref_out[i];
-            // as darknet's leaky_activate rounds it: .1*x in double
-            for (size_t j = 0; j < n; j++) if (!(r[j] > 0)) l.output[j] = leaky ? .1 * l.output[j] : 0;
+            // as darknet's leaky_activate and ramp_activate (x*(x>0) + .1*x) round them: .1*x in double
+            for (size_t j = 0; j < n; j++) {
+                float y = l.output[j];
+                if (a == RAMP) l.output[j] = r[j] > 0 ? y + .1 * y : .1 * y;
+                else if (!(r[j] > 0)) l.output[j] = a == LEAKY ? .1 * y : 0;
+            }
         } else {
             l.forward(l, net);
         }
@@ -231,7 +236,7 @@ static void held_forward(gc_ctx *q, int from, int to)
     }
 }
 
-// the outputs the backward reads its relu/leaky slopes from: the reference point's
+// the outputs the backward reads its relu/leaky/ramp slopes from: the reference point's
 static void put_ref_outputs(gc_ctx *q)
 {
     if (!q->ref_out) return;
@@ -578,7 +583,7 @@ int gc_run(network *net, const float *x, const gc_cfg *c, gc_report *rep, char *
             if (l->type == MAXPOOL) {
                 m.ref_idx[k] = malloc(n * sizeof(int));
                 memcpy(m.ref_idx[k], l->indexes, n * sizeof(int));
-            } else if (applies_act(l->type) && (l->activation == RELU || l->activation == LEAKY)) {
+            } else if (applies_act(l->type) && (l->activation == RELU || l->activation == LEAKY || l->activation == RAMP)) {
                 m.ref_out[k] = malloc(n * sizeof(float));
                 memcpy(m.ref_out[k], l->output, n * sizeof(float));
             }

@@ -85,7 +85,7 @@ typedef struct {
                             // as many again)
     int cls;                // the class of onehot/loss; -1: each image's predicted class
     uint64_t seed;          // sample positions and spectreg's projection
-    int hold;               // 1: hold the reference point's relu/leaky slopes and maxpool choices
+    int hold;               // 1: hold the reference point's relu/leaky/ramp slopes and maxpool choices
                             // in the differences (as BN its statistics); 0: darknet's plain forward
     // called after each sample (NULL: not called); done of total
     void (*progress)(void *ctx, int done, int total);

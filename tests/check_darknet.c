@@ -192,15 +192,16 @@ START_TEST(resnet_backward_matches_central_differences)
 }
 END_TEST
 
-// patches 0020, 0003: free_network() frees everything a parsed network allocated (net->seen, t,
-// cost, workspace, a softmax's loss, a [saliency] layer's state and the engine its first training
-// step made). SANITIZE=1: LeakSanitizer checks it at the test's exit. Plain builds: glibc's count
+// patches 0020, 0003, 0040, 0041: free_network() frees everything a parsed network allocated
+// (net->seen, t, cost, workspace, the policy's steps and scales, a softmax's loss, a crop's indexes,
+// a [saliency] layer's state and the engine its first training step made). SANITIZE=1: LeakSanitizer checks it at the test's exit. Plain builds: glibc's count
 // of allocated bytes (mallinfo2; it does not see ASan's heap) over many parse/train/free cycles.
 // It climbs for a few cycles while glibc's per-thread cache of freed chunks fills (up to 7 a
 // size, counted as allocated), then stays put: a leak makes it grow every cycle.
 START_TEST(free_network_frees_everything)
 {
-    const char *cfg = "[net]\nbatch=2\nwidth=6\nheight=6\nchannels=2\n"
+    const char *cfg = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=2\npolicy=steps\nsteps=10,20\nscales=.1,.1\n"
+        "[crop]\ncrop_height=6\ncrop_width=6\nflip=1\n"
         "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
         "[maxpool]\nsize=2\nstride=2\n"
         "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=linear\n"

@@ -30,6 +30,9 @@ static const char *NETS[] = {
     "dropout_03",
     "activation_batchnorm",
     "shortcut_fewer_channels_alpha_beta",
+    "crop",
+    "crop_noadjust",
+    "conv_ramp",
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 
@@ -376,6 +379,104 @@ START_TEST(spectreg_draws_afresh_every_step)
 }
 END_TEST
 
+// ----------------------------------------------------------------------------------------------
+// darknet's backward stopping short, and heatmaps that are zero for the whole batch
+
+// a crop as the first layer: the finite methods of an exact engine (heatmap by the rules, the
+// parameter gradient through darknet's backward, which needs nothing below the crop) hold its
+// draw in their frozen forwards and agree with the exact method
+START_TEST(crop_exact_and_finite_agree)
+{
+    int compared = 0;
+    compared += compare_methods("crop", tu_testnet("crop"), ENG_ONEHOT, "tv", ENG_FINITE, 2e-2, 1);
+    compared += compare_methods("crop", tu_testnet("crop"), ENG_SPECTREG, "l2", ENG_FINITE, 2e-2, 1);
+    compared += compare_methods("crop", tu_testnet("crop"), ENG_LOSS, "mse", ENG_FINITE_CENTRAL, 2e-2, 1);
+    ck_assert_msg(compared >= 2, "only %d of 3 cases free of kinks within the step", compared);
+}
+END_TEST
+
+// a crop above a layer with parameters: darknet's backward (empty for a crop) would give that layer
+// no gradient, so the finite methods refuse, naming both; the exact method trains it
+START_TEST(finite_method_cut_off_by_a_crop_is_refused)
+{
+    tu_case t = tu_case_new(NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[crop]\ncrop_height=4\ncrop_width=4\nflip=1\n"
+                                "[connected]\noutput=3\nactivation=linear\n"), 2, 1);
+    char err[512] = "";
+    uint64_t rng = 1;
+    for (int m = ENG_FINITE; m <= ENG_FINITE_CENTRAL; m++) {
+        eng_reg_cfg c = { reg_lookup("l2", NULL, 0), ENG_ONEHOT, 1, (eng_method)m, 0.01f };
+        ck_assert_int_eq(eng_reg_step(t.e, &c, t.truth, &rng, NULL, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, "layer 1 (crop)") && strstr(err, "layer 0 (convolutional)") && strstr(err, "method=exact"),
+                      "message: %s", err);
+    }
+    eng_reg_cfg c = { reg_lookup("l2", NULL, 0), ENG_ONEHOT, 1, ENG_EXACT, 0.01f };
+    ck_assert_msg(eng_reg_step(t.e, &c, t.truth, &rng, NULL, err, sizeof err) == 0, "%s", err);
+    tu_case_free(&t);
+}
+END_TEST
+
+// A relu that is off for every unit of the batch (its biases far below zero): the heatmap is zero
+// for every image, and the step is an error (-2) naming that layer, by the engine's rules and by
+// darknet's backward alike. A seed that is itself zero (a softmax saturated on the label, `loss`)
+// gives a zero heatmap honestly: no error.
+static void dead_relu(network *net)
+{
+    layer *l = &net->layers[1];
+    for (int i = 0; i < l->n; i++) l->biases[i] = -100;
+}
+
+START_TEST(zero_heatmap_names_the_layer_where_the_gradient_stopped)
+{
+    const char *cfg = NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=relu\n"
+                          "[connected]\noutput=4\nactivation=linear\n");
+    for (int exact = 1; exact >= 0; exact--)
+        for (int m = ENG_EXACT; m <= ENG_FINITE_CENTRAL; m++) {
+            if (!exact && m == ENG_EXACT) continue;
+            network *net = tu_net(cfg);
+            tu_randomize(net, 3);
+            dead_relu(net);
+            char err[512] = "";
+            eng *e = eng_init_for(net, exact, err, sizeof err);
+            ck_assert_msg(e != NULL, "%s", err);
+            int B = net->batch, K = eng_classes(e);
+            uint64_t rng = 5;
+            tu_fill(net->input, net->inputs * B, 0, 1, &rng);
+            float *truth = calloc(B * K, sizeof(float));
+            for (int b = 0; b < B; b++) truth[b * K + b % K] = 1;
+            net->train = 1;
+            forward_network(net);
+            eng_reg_cfg c = { reg_lookup("l2", NULL, 0), ENG_ONEHOT, 1, (eng_method)m, 0.01f };
+            int rc = eng_reg_step(e, &c, truth, &rng, NULL, err, sizeof err);
+            ck_assert_msg(rc == -2, "%s engine, method %s: rc %d (%s)", exact ? "exact" : "darknet-backward", eng_method_name(c.method), rc, err);
+            ck_assert_msg(strstr(err, "zero for every image") && strstr(err, "layer 1 (convolutional)") && strstr(err, "relu"),
+                          "%s engine, method %s: %s", exact ? "exact" : "darknet-backward", eng_method_name(c.method), err);
+            free(truth);
+            eng_free(e);
+            free_network(net);
+        }
+    // a saturated softmax on the label: p = t exactly, the `loss` seed p - t is zero
+    network *net = tu_net(cfg);
+    tu_randomize(net, 3);
+    net->layers[2].biases[0] = 1e4f;
+    char err[512] = "";
+    eng *e = eng_init(net, err, sizeof err);
+    int B = net->batch, K = eng_classes(e);
+    uint64_t rng = 5;
+    tu_fill(net->input, net->inputs * B, 0, 1, &rng);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K] = 1;
+    net->train = 1;
+    forward_network(net);
+    eng_reg_cfg c = { reg_lookup("l2", NULL, 0), ENG_LOSS, 1, ENG_EXACT, 0.01f };
+    eng_reg_report rep;
+    ck_assert_msg(eng_reg_step(e, &c, truth, &rng, &rep, err, sizeof err) == 0, "%s", err);
+    ck_assert(rep.g_abs_mean == 0 && rep.r_mean == 0);
+    free(truth);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
 Suite *make_dbp_suite(void)
 {
     Suite *s = suite_create("dbp");
@@ -387,6 +488,9 @@ Suite *make_dbp_suite(void)
     tcase_add_test(tc, finite_method_runs_on_layers_without_exact_rules);
     tcase_add_test(tc, nan_input_is_an_error);
     tcase_add_test(tc, spectreg_draws_afresh_every_step);
+    tcase_add_test(tc, crop_exact_and_finite_agree);
+    tcase_add_test(tc, finite_method_cut_off_by_a_crop_is_refused);
+    tcase_add_test(tc, zero_heatmap_names_the_layer_where_the_gradient_stopped);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -35,6 +35,9 @@ static const char *NETS[] = {
     "softmax_only",
     "shortcut_alpha_beta",
     "shortcut_fewer_channels",
+    "crop",
+    "crop_noadjust",
+    "conv_ramp",
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 
@@ -373,6 +376,124 @@ START_TEST(every_rule_transpose_is_adjoint)
 }
 END_TEST
 
+// ----------------------------------------------------------------------------------------------
+// [crop]: the heatmap of an image seen through the crop is the gradient with respect to the
+// uncropped input: zero outside the window of that forward's draw, the flip and the colour scale
+// (2, or 1 with noadjust) held. Training-mode forwards draw afresh: seeds of rand() are tried until
+// both a flipped and an unflipped draw, and a window off the centre, have been checked.
+
+// the window of the last forward from l->indexes (patch 0040): offsets and whether it flipped
+static void crop_draw(const layer *l, int *dh, int *dw, int *flip)
+{
+    int first = l->indexes[0], w = l->w;
+    *flip = l->out_w > 1 && l->indexes[1] < first;
+    *dh = first / w % l->h;
+    *dw = *flip ? w - 1 - first % w : first % w;
+}
+
+static void crop_case(const char *name, unsigned seed, int train, int *flipped, int *unflipped, int *offcentre)
+{
+    network *net = tu_net(tu_testnet(name));
+    tu_randomize(net, 4);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s: %s", name, err);
+    int B = net->batch, K = eng_classes(e), n1 = net->inputs, n = n1 * B;
+    uint64_t rng = 31 + seed;
+    tu_fill(net->input, n, 0, 1, &rng);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K + b % K] = 1;
+    free(net->truth);
+    net->truth = 0;
+    net->train = train;
+    srand(seed);
+    forward_network(net);
+    const layer *l = &net->layers[0];
+    ck_assert(l->type == CROP);
+    int dh, dw, flip;
+    crop_draw(l, &dh, &dw, &flip);
+    if (!train) ck_assert_msg(!flip && dh == (l->h - l->out_h) / 2 && dw == (l->w - l->out_w) / 2,
+                              "%s: inference crop not the centre: dh %d dw %d flip %d", name, dh, dw, flip);
+    *flipped += flip;
+    *unflipped += !flip;
+    *offcentre += dh != (l->h - l->out_h) / 2 || dw != (l->w - l->out_w) / 2;
+    // the darknet forward's output is the rule's map of the input plus the colour offset
+    float s = l->noadjust ? 1 : 2, c = l->noadjust ? 0 : -1;
+    for (int b = 0; b < B; b++)
+        for (int ch = 0; ch < l->c; ch++)
+            for (int i = 0; i < l->out_h; i++)
+                for (int j = 0; j < l->out_w; j++) {
+                    int col = flip ? l->w - dw - j - 1 : j + dw;
+                    float x = net->input[((b * l->c + ch) * l->h + i + dh) * l->w + col];
+                    ck_assert_float_eq(l->output[((b * l->c + ch) * l->out_h + i) * l->out_w + j], x * s + c);
+                }
+    float *seedv = malloc(B * K * sizeof(float)), *g = malloc(n * sizeof(float));
+    eng_seed(e, ENG_LOSS, truth, &rng, seedv);
+    eng_input_grad(e, seedv, g);
+    // zero outside the window, non-zero inside for every image
+    for (int b = 0; b < B; b++) {
+        double inside = 0;
+        for (int ch = 0; ch < l->c; ch++)
+            for (int y = 0; y < l->h; y++)
+                for (int x = 0; x < l->w; x++) {
+                    float v = g[b * n1 + (ch * l->h + y) * l->w + x];
+                    int x0 = flip ? l->w - dw - l->out_w : dw;   // darknet's dw counts from the right when flipped
+                    int in = y >= dh && y < dh + l->out_h && x >= x0 && x < x0 + l->out_w;
+                    if (in) inside += fabs(v);
+                    else ck_assert_msg(v == 0, "%s image %d: heatmap %g at (%d, %d, %d), outside the window at (%d, %d)",
+                                       name, b, v, ch, y, x, dh, dw);
+                }
+        ck_assert_msg(inside > 0, "%s image %d: the heatmap is zero inside the window", name, b);
+    }
+    // and it is the gradient: central differences with the draw held (tu_frozen_forward)
+    tu_frozen *fz = train ? tu_freeze(net) : NULL;
+    char what[128];
+    snprintf(what, sizeof what, "%s(%s, rand seed %u, flip %d, dh %d, dw %d)", name, train ? "train" : "infer", seed, flip, dh, dw);
+    // every input (72 per image); a leaky unit right at its kink biases both steps alike: curvature
+    score_ctx k = {net, e, fz, 1, seedv, truth};
+    tu_fd_opts o = {2e-3, 2, 1, 2e-3, 0, 1e-2, 0.01};
+    tu_fd_stats st = tu_fd_check(what, score_at, &k, net->input, n, g, NULL, 0, 1, o);
+    if (fz) tu_unfreeze(net, fz);
+    ck_assert_msg(st.failed == 0 && st.checked >= n / 2, "%s: %d of %d differ from central differences (%d kinks)",
+                  what, st.failed, st.checked, st.skipped);
+    free(truth); free(seedv); free(g);
+    eng_free(e);
+    free_network(net);
+}
+
+START_TEST(crop_heatmap_is_the_gradient_of_the_uncropped_input)
+{
+    int flipped = 0, unflipped = 0, off = 0;
+    for (unsigned seed = 1; seed <= 12; seed++) crop_case("crop", seed, 1, &flipped, &unflipped, &off);
+    ck_assert_msg(flipped > 0 && unflipped > 0 && off > 0, "draws: %d flipped, %d not, %d off the centre", flipped, unflipped, off);
+    int f2 = 0, u2 = 0, o2 = 0;
+    for (unsigned seed = 1; seed <= 4; seed++) crop_case("crop_noadjust", seed, 1, &f2, &u2, &o2);
+    ck_assert_msg(f2 == 0 && o2 > 0, "crop_noadjust (flip=0): %d flipped, %d off the centre", f2, o2);
+    for (unsigned sd = 1; sd <= 6; sd++) crop_case("crop", sd, 0, &f2, &u2, &o2);
+    crop_case("crop_noadjust", 1, 0, &f2, &u2, &o2);
+}
+END_TEST
+
+// darknet's backward_crop_layer is empty: the heatmap through darknet's own backward (the engine
+// without exact rules, method=finite's path) would be zero, so that engine refuses the layer by name
+START_TEST(darknet_backward_through_crop_is_refused_by_name)
+{
+    network *net = tu_net(tu_testnet("crop"));
+    char err[512] = "";
+    ck_assert(eng_init_for(net, 0, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "layer 0 (crop)") && strstr(err, "empty") && strstr(err, "method=exact"), "message: %s", err);
+    free_network(net);
+    // a layer without a delta buffer, anywhere below the softmax: a crop after a convolution
+    net = tu_net(NET("[convolutional]\nfilters=2\nsize=1\nactivation=leaky\n[crop]\ncrop_height=4\ncrop_width=4\n[connected]\noutput=3\nactivation=linear\n"));
+    ck_assert(eng_init_for(net, 0, err, sizeof err) == NULL);
+    ck_assert_msg(strstr(err, "layer 1 (crop)"), "message: %s", err);
+    eng *e = eng_init(net, err, sizeof err);   // the exact rules are fine with it
+    ck_assert_msg(e != NULL, "%s", err);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
 Suite *make_engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -387,6 +508,8 @@ Suite *make_engine_suite(void)
     tcase_add_test(tc, unsupported_layer_is_named);
     tcase_add_test(tc, formulation_names);
     tcase_add_test(tc, every_rule_transpose_is_adjoint);
+    tcase_add_test(tc, crop_heatmap_is_the_gradient_of_the_uncropped_input);
+    tcase_add_test(tc, darknet_backward_through_crop_is_refused_by_name);
     suite_add_tcase(s, tc);
     return s;
 }

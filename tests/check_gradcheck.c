@@ -78,6 +78,29 @@ START_TEST(fashion_small_passes_every_layer)
 }
 END_TEST
 
+// a [crop] (its rule: the centre window in inference mode, colours 2x - 1) below batch norm,
+// leaky, maxpool and ramp (strided.cfg's activation, held like leaky): every layer passes
+START_TEST(crop_and_ramp_cfg_passes)
+{
+    static const char *forms[] = {"onehot", "loss", "spectreg"};
+    char cfg[512], out[65536], args[1024];
+    tu_path(cfg, sizeof cfg, "crop-ramp.cfg");
+    tu_write_text(cfg, "[net]\nbatch=1\nwidth=20\nheight=20\nchannels=3\n"
+                       "[crop]\ncrop_height=16\ncrop_width=16\nflip=1\n"
+                       "[convolutional]\nbatch_normalize=1\nfilters=6\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+                       "[maxpool]\nsize=2\nstride=2\n"
+                       "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=ramp\n"
+                       "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n");
+    snprintf(args, sizeof args, "%s -samples 4 -formulation %s -seed %d", cfg, forms[_i], 1 + _i);
+    int rc = run(NULL, args, out, sizeof out);
+    ck_assert_msg(rc == 0 && strstr(out, "gradcheck: PASS ("), "exit %d: %s", rc, TAIL(out));
+    line l[64];
+    int n = parse_lines(out, l, 64);
+    const line *c = find(l, n, 0, "input-grad");
+    ck_assert_msg(n == 9 && c && !strcmp(c->type, "crop") && c->checked > 0, "%d lines: %s", n, TAIL(out));
+}
+END_TEST
+
 START_TEST(resnet18_passes)
 {
     char out[65536];
@@ -302,6 +325,7 @@ Suite *make_gradcheck_suite(void)
     tcase_add_test(tc, central_difference_estimates_and_finds_kinks);
     tcase_add_loop_test(tc, fashion_small_passes_every_layer, 0, 3);
     tcase_add_test(tc, resnet18_passes);
+    tcase_add_loop_test(tc, crop_and_ramp_cfg_passes, 0, 3);
     tcase_add_test(tc, broken_transpose_fails_at_its_layer);
     tcase_add_test(tc, broken_weight_gradient_fails_in_param_grad);
     tcase_add_loop_test(tc, layer_without_exact_rule_checks_darknets_backward, 0, 3);

@@ -288,6 +288,10 @@ START_TEST(section_errors_name_file_key_and_value)
         {HEAD BODY "[saliency]\nweight\n", {"weight=", "empty", "bad.cfg"}, 0},
         {HEAD BODY "[saliency]\nweight=0.5\nweight=2\n", {"weight is given twice", "weight=2", "bad.cfg"}, 0},
         {"weight=1\n" HEAD BODY "[saliency]\n", {"line 1", "before any [section]", "bad.cfg"}, 0},
+        // darknet's backward_crop_layer is empty: method=finite (the heatmap through darknet's
+        // backward) refuses a crop by name instead of training on a zero heatmap (issue 15)
+        {HEAD "[crop]\ncrop_height=8\ncrop_width=8\nflip=1\n" BODY "[saliency]\nmethod=finite\n", {"layer 0 (crop)", "method=exact", "bad.cfg: [saliency]"}, 1},
+        {HEAD BODY "[cost]\ntype=sse\n[cost]\ntype=sse\n[saliency]\n", {"after", "[cost]", "bad.cfg"}, 0},
         // patch 0023: darknet's error() exits 1 (it aborted)
         {"[convolutional]\nfilters=3\n" HEAD BODY, {"First section must be [net]", "", ""}, 0},
     };
@@ -298,6 +302,71 @@ START_TEST(section_errors_name_file_key_and_value)
         for (int j = 0; j < 3; j++)
             ck_assert_msg(strstr(out, cases[i].expect[j]), "case %d: message lacks '%s': %s", (int)i, cases[i].expect[j], out);
     }
+}
+END_TEST
+
+// A relu that is off for every unit of the batch gives a zero heatmap: training stops with status 1
+// and a message naming the layer (not a divergence, not a silent step).
+START_TEST(zero_heatmap_stops_training_naming_the_layer)
+{
+    const char *methods[] = {"exact", "finite"};
+    for (int m = 0; m < 2; m++) {
+        char path[512], cfgp[512], text[4096], out[8192];
+        tu_path(path, sizeof path, "zero.err");
+        tu_path(cfgp, sizeof cfgp, "zero.cfg");
+        snprintf(text, sizeof text, "%s[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=relu\n[connected]\noutput=3\nactivation=linear\n[softmax]\n"
+                 "[saliency]\nregularizer=l2\nmethod=%s\n", HEAD, methods[m]);
+        tu_write_text(cfgp, text);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (!freopen(path, "w", stderr)) _exit(99);
+            network *net = parse_network_cfg(cfgp);
+            for (int i = 0; i < net->layers[0].n; i++) net->layers[0].biases[i] = -100;
+            fill_batch(net, 1);
+            train_network_datum(net);
+            _exit(0);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        FILE *f = fopen(path, "r");
+        int n = f ? (int)fread(out, 1, sizeof out - 1, f) : 0;
+        out[n > 0 ? n : 0] = 0;
+        if (f) fclose(f);
+        const char *msg = strstr(out, "zero.cfg: [saliency]");
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%s: status %d: %s", methods[m], st, out);
+        ck_assert_msg(msg && strstr(msg, "zero for every image") && strstr(msg, "layer 0 (convolutional)") && strstr(msg, "relu"),
+                      "%s: %s", methods[m], out);
+        ck_assert_msg(!strstr(msg, "diverged"), "%s: not a divergence: %s", methods[m], msg);
+    }
+}
+END_TEST
+
+// After [softmax] then [cost] (resnet101.cfg; AlexeyAB's cfgs): the section finds the softmax,
+// trains, and passes the probabilities on (not the cost's per-value errors).
+START_TEST(section_after_a_cost_layer)
+{
+    network *net = quiet_net(HEAD BODY "[cost]\ntype=sse\n" SAL("ssim", "loss", "exact"));
+    int top = net->n - 3;
+    ck_assert_int_eq(net->layers[top].type, SOFTMAX);
+    ck_assert_int_eq(net->layers[net->n - 1].type, SALIENCY);
+    fill_batch(net, 2);
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    float loss = train_network_datum(net);
+    fclose(stderr);
+    stderr = saved;
+    eng_reg_report rep;
+    ck_assert_int_eq(sal_layer_report(&net->layers[net->n - 1], &rep), 1);
+    ck_assert_msg(isfinite(rep.r_mean) && rep.g_abs_mean > 0 && isfinite(loss), "R %g, mean |g| %g, loss %g", rep.r_mean, rep.g_abs_mean, loss);
+    ck_assert_int_eq(eng_top(sal_layer_engine(&net->layers[net->n - 1])), top);
+    net->train = 0;
+    float *p = network_predict(net, net->input);
+    for (int i = 0; i < net->outputs * net->batch; i++) ck_assert_float_eq(p[i], net->layers[top].output[i]);
+    double sum = 0;
+    for (int i = 0; i < net->outputs; i++) sum += p[i];
+    ck_assert_double_eq_tol(sum, 1, 1e-5);
+    free_network(net);
 }
 END_TEST
 
@@ -462,6 +531,8 @@ Suite *make_train_suite(void)
     tcase_add_test(tc, short_run_lowers_the_regularizer);
     tcase_add_test(tc, section_errors_name_file_key_and_value);
     tcase_add_test(tc, section_values_are_exact);
+    tcase_add_test(tc, zero_heatmap_stops_training_naming_the_layer);
+    tcase_add_test(tc, section_after_a_cost_layer);
     tcase_add_test(tc, shipped_binary_refuses_nan_and_inf);
     tcase_add_test(tc, diverging_run_stops_cleanly);
     tcase_add_test(tc, nan_weights_are_not_saved);

@@ -10,6 +10,7 @@
 
 #include "testutil.h"
 #include "engine.h"
+#include "engine_internal.h"
 #include "rng.h"
 #include "parser.h"
 
@@ -136,13 +137,10 @@ void tu_frozen_forward(network *netp, tu_frozen *f)
         net.index = i;
         layer l = net.layers[i];
         if (l.delta) fill_cpu(l.outputs * l.batch, 0, l.delta, 1);
-        if (l.type == DROPOUT) {
-            // in place on the previous output, as darknet's training-mode dropout does
-            for (int j = 0; j < l.batch * l.inputs; j++)
-                net.input[j] = l.rand[j] < l.probability ? 0 : net.input[j] * l.scale;
-        } else {
-            l.forward(l, net);
-        }
+        // a layer with a random draw (dropout's mask, crop's window and flip) keeps the last one
+        const eng_rule *r = eng_rule_of(l.type);
+        if (r && r->held) r->held(&l, net.input, l.output);
+        else l.forward(l, net);
         net.input = l.output;
     }
 }
@@ -355,6 +353,12 @@ static const struct { const char *name, *cfg; } TESTNETS[] = {
     {"route_linear", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=linear\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
     {"dropout_03", TU_NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.3\n[connected]\noutput=3\nactivation=linear\n")},
     {"activation_batchnorm", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[batchnorm]\n[activation]\nactivation=logistic\n[connected]\noutput=3\nactivation=linear\n")},
+    // [crop]: a 4x4 window of the 6x6 input (training: drawn, with flip=1 mirrored half the time;
+    // inference: the centre), colours 2x - 1, or with noadjust=1 unchanged
+    // ramp (strided.cfg): 1.1x above zero, 0.1x below
+    {"conv_ramp", TU_NET("[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=ramp\n[connected]\noutput=4\nactivation=ramp\n[connected]\noutput=3\nactivation=linear\n")},
+    {"crop", TU_NET("[crop]\ncrop_height=4\ncrop_width=4\nflip=1\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=leaky\n[connected]\noutput=4\nactivation=linear\n")},
+    {"crop_noadjust", TU_NET("[crop]\ncrop_height=3\ncrop_width=5\nnoadjust=1\n[connected]\noutput=4\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
     {"shortcut_fewer_channels_alpha_beta", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nalpha=0.6\nbeta=1.4\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
 };
 

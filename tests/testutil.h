@@ -37,7 +37,8 @@ void tu_fill(float *x, int n, float lo, float hi, uint64_t *rng);
 float tu_uniform(uint64_t *rng);
 
 // darknet's forward with the batch-norm statistics of a previous training-mode forward frozen
-// (used as constants: the engine's per-example semantics) and each dropout reusing its draw.
+// (used as constants: the engine's per-example semantics) and each dropout and crop reusing its
+// draw (the rule table's held forward).
 // tu_freeze() records the statistics (call it right after a training-mode forward) and lends them
 // to inference mode; tu_frozen_forward() runs on them; tu_unfreeze() gives the rolling ones back.
 typedef struct tu_frozen tu_frozen;

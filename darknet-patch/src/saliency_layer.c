@@ -26,6 +26,9 @@ typedef struct {
     uint64_t rng;
     char file[512];
     int index;
+    int softmax;         /* the [softmax] it follows (index - 1, or index - 2 after a [cost]) */
+    eng_reg_report report; /* the last step's report; steps = how many steps ran */
+    int steps;
     double t0, last;     /* the progress line: first step, last line printed */
     size_t seen0;        /* darknet's seen before the first step */
 } saliency_state;
@@ -107,11 +110,15 @@ layer parse_saliency(list *options, int batch, int inputs, network *net, int ind
     char err[1024];
     sal_section sec;
     if(sal_section_read(options, &sec, err, sizeof(err))) sal_fail("%s: [saliency] (layer %d): %s", filename, index, err);
-    if(index == 0 || net->layers[index-1].type != SOFTMAX)
-        sal_fail("%s: [saliency] (layer %d) must come right after the network's [softmax]", filename, index);
+    /* right after the softmax, or after a [cost] that follows it (resnet101.cfg, AlexeyAB's cfgs) */
+    int sm = index - 1;
+    if(sm >= 1 && net->layers[sm].type == COST) --sm;
+    if(sm < 0 || net->layers[sm].type != SOFTMAX)
+        sal_fail("%s: [saliency] (layer %d) must come right after the network's [softmax] (or after a [cost] that follows it)", filename, index);
     saliency_state *c = calloc(1, sizeof(*c));
     snprintf(c->file, sizeof(c->file), "%s", filename);
     c->index = index;
+    c->softmax = sm;
     c->net = net;
     c->sec = sec;
     c->rng = sec.seed;
@@ -165,8 +172,9 @@ static void report(saliency_state *c, network net, const eng_reg_report *rep, do
 
 void forward_saliency_layer(const layer l, network net)
 {
-    copy_cpu(l.outputs*l.batch, net.input, 1, l.output, 1);
     saliency_state *c = (saliency_state *)l.saliency;
+    /* the probabilities, also after a [cost] (whose output is its per-value error) */
+    copy_cpu(l.outputs*l.batch, c ? net.layers[c->softmax].output : net.input, 1, l.output, 1);
     if(!net.train || !net.truth || !c) return;
     char err[512], what[600];
     if(!c->eng){
@@ -180,7 +188,7 @@ void forward_saliency_layer(const layer l, network net)
         snprintf(what, sizeof(what), "%s after the last update", err);
         diverged(c, net, what);
     }
-    layer sm = net.layers[c->index - 1];
+    layer sm = net.layers[c->softmax];
     int i;
     for(i = 0; i < sm.outputs*sm.batch; ++i){
         if(num_finite_f(sm.output[i])) continue;
@@ -189,19 +197,38 @@ void forward_saliency_layer(const layer l, network net)
     }
     double t0 = what_time_is_it_now();
     eng_reg_report rep;
-    if(eng_reg_step(c->eng, &c->sec.rc, net.truth, &c->rng, &rep, err, sizeof(err))) diverged(c, net, err);
+    int rc = eng_reg_step(c->eng, &c->sec.rc, net.truth, &c->rng, &rep, err, sizeof(err));
+    /* -2: the gradient stops at a layer (a zero heatmap): not divergence, and no step to take */
+    if(rc == -2) sal_fail("%s: [saliency] (layer %d): %s; stopped", c->file, c->index, err);
+    if(rc) diverged(c, net, err);
     if(eng_check_finite(c->eng, 1, err, sizeof(err))){
         snprintf(what, sizeof(what), "the regularizer's update: %s", err);
         diverged(c, net, what);
     }
     /* the loss darknet prints is sum_b CE_b (the softmax's cost) per image: add lambda * sum_b R_b */
     if(sm.cost) sm.cost[0] += c->sec.rc.lambda * rep.r_mean * l.batch;
+    c->report = rep;
+    ++c->steps;
     report(c, net, &rep, sm.cost ? sm.cost[0] / l.batch : 0, what_time_is_it_now() - t0);
 }
 
 void backward_saliency_layer(const layer l, network net)
 {
     if(net.delta) axpy_cpu(l.outputs*l.batch, 1, l.delta, 1, net.delta, 1);
+}
+
+const eng *sal_layer_engine(const layer *l)
+{
+    const saliency_state *c = l->type == SALIENCY ? (const saliency_state *)l->saliency : NULL;
+    return c ? c->eng : NULL;
+}
+
+int sal_layer_report(const layer *l, eng_reg_report *out)
+{
+    const saliency_state *c = l->type == SALIENCY ? (const saliency_state *)l->saliency : NULL;
+    if(!c || !c->steps) return -1;
+    *out = c->report;
+    return c->steps;
 }
 
 void free_saliency_layer(layer l)
