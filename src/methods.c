@@ -21,6 +21,10 @@ void mth_defaults(mth_opts *o)
     o->variant = "mean";
     o->of = "vanilla";
     o->iterations = 15;
+    o->points = 20;
+    o->lambda1 = 1;
+    o->lambda2 = 20;
+    o->noise = 0.2;
     o->layer = -1;
     o->masks = 4000;
     o->cells = 7;

@@ -27,6 +27,11 @@ static void read_options(int argc, char **argv, mth_opts *o)
     o->of = sal_flag_str(argc, argv, "-of", (char *)o->of);
     o->mask_size = sal_flag_int(argc, argv, "-mask_size", o->mask_size, 1, 4096);
     o->iterations = sal_flag_int(argc, argv, "-iterations", o->iterations, 1, 100000);
+    o->points = sal_flag_int(argc, argv, "-points", o->points, 1, 100000);
+    o->lambda1 = sal_flag_real(argc, argv, "-lambda1", o->lambda1, 0, 0, 1e6, 0);
+    o->lambda2 = sal_flag_real(argc, argv, "-lambda2", o->lambda2, 0, 0, 1e6, 0);
+    o->noise = sal_flag_real(argc, argv, "-noise", o->noise, 0, 0, 100, 0);
+    o->alpha = sal_flag_real(argc, argv, "-alpha", o->alpha, 0, 1, 1e12, 0);
     o->layer = sal_flag_int(argc, argv, "-layer", o->layer, 0, 1 << 20);
     o->masks = sal_flag_int(argc, argv, "-masks", o->masks, 1, 10000000);
     o->cells = sal_flag_int(argc, argv, "-cells", o->cells, 1, 4096);
@@ -36,11 +41,19 @@ static void read_options(int argc, char **argv, mth_opts *o)
     o->fill = sal_flag_str(argc, argv, "-fill", (char *)o->fill);
 }
 
+/* an iterative method's line per iteration (mth_info.log) */
+static void print_line(void *ctx, const char *line)
+{
+    printf("  %s: %s\n", (const char *)ctx, line);
+    fflush(stdout);
+}
+
 void saliency_map(int argc, char **argv)
 {
     static const char *flags[] = {"-method", "-formulation", "-class", "-out", "-raw", "-seed", "-batch", "-steps",
                                   "-baseline", "-rule", "-samples", "-sigma", "-variant", "-of", "-mask_size",
-                                  "-iterations", "-layer", "-masks", "-cells", "-p1", "-window", "-stride", "-fill", 0};
+                                  "-iterations", "-layer", "-masks", "-cells", "-p1", "-window", "-stride", "-fill",
+                                  "-points", "-lambda1", "-lambda2", "-noise", "-alpha", 0};
     if(argc < 7){ saliency_usage_of("map"); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5], *path = argv[6];
     sal_check_flags(argc, argv, 7, flags);
@@ -88,6 +101,8 @@ void saliency_map(int argc, char **argv)
     for(i = first; i <= last; ++i){
         const mth_def *m = mth_at(i);
         mth_info info = {"", 0};
+        info.log = print_line;
+        info.log_ctx = (void *)m->name;
         double t0 = what_time_is_it_now();
         if(m->fn(e, im.data, cls, &o, map, &info, err, sizeof(err))) sal_die("-method %s: %s", m->name, err);
         mth_heat_of(m, map, net->c, net->h, net->w, heat);
