@@ -37,6 +37,8 @@ void mth_defaults(mth_opts *o)
 static const mth_def METHODS[] = {
     {"vanilla", mth_vanilla, MTH_HEAT_ABS_MAX, "the gradient of the class score (max |g| over channels)"},
     {"gradxinput", mth_gradxinput, MTH_HEAT_ABS_SUM, "gradient x input (|sum over channels|)"},
+    {"igos", mth_igos, MTH_HEAT_PLANE, "I-GOS: a deletion mask optimised along integrated gradients (1 - mask)"},
+    {"igos++", mth_igospp, MTH_HEAT_PLANE, "iGOS++: deletion x insertion masks, bilateral TV (1 - mask)"},
 };
 #define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 

@@ -79,5 +79,7 @@ void mth_heat_of(const mth_def *m, const float *map, int c, int h, int w, float 
 // ---- the methods ---------------------------------------------------------------------------------
 int mth_vanilla(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 int mth_gradxinput(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_igos(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_igospp(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 
 #endif
