@@ -282,9 +282,9 @@ int igos_run(igos *g, float *masks, igos_iter *trace, mth_info *info, char *err,
     uint64_t rng = c->seed;
     for (int it = 0; it < T; it++) {
         // the schedule of the I-GOS code: lambda1 falls when the score has hardly moved by the middle
-        // (and again by four fifths) of the run
-        if (T > 3 && it == T / 2 && fabs(s - s0) <= 0.001) lambda1 /= 10;
-        else if (T > 3 && it == (int)(T / 1.25) && fabs(s - s0) <= 0.01) lambda1 /= 5;
+        // (and again by four fifths) of the run; the iGOS++ code has none
+        if (!c->plus && T > 3 && it == T / 2 && fabs(s - s0) <= 0.001) lambda1 /= 10;
+        else if (!c->plus && T > 3 && it == (int)(T / 1.25) && fabs(s - s0) <= 0.01) lambda1 /= 5;
         L = s + reg(g, masks, lambda1, NULL);
         igos_iter r = {L, L, s, s, lambda1, 0, 0, 0};
         if (igos_direction(g, masks, c->points, c->noise, lambda1, &rng, d)) {

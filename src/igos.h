@@ -17,6 +17,8 @@
 // The descent direction replaces each S(.(m, 1)) by its integrated gradient along the path:
 //   (1/K) sum_{k=1..K} d/dM S(.(m, k/K) + eps_k), eps_k ~ N(0, noise^2) i.i.d. per value, fresh each k,
 // and adds the regularisers' gradient (d|1 - M|/dM = -sign(1 - M), sign(0) = 0 as PyTorch's).
+// I-GOS only: lambda1 /= 10 at iteration T/2 when S has moved by <= 0.001 since the start, /= 5 at
+// T/1.25 when by <= 0.01 (T > 3).
 #ifndef SALIENCY_IGOS_H
 #define SALIENCY_IGOS_H
 

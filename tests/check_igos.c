@@ -457,7 +457,7 @@ START_TEST(line_search_steps_lower_the_objective)
 END_TEST
 
 // The lambda1 schedule: a class whose score the mask cannot move (a network that ignores its
-// input) divides lambda1 by 10 at iteration 7 of 15 and by 5 more at iteration 12.
+// input) divides lambda1 by 10 at iteration 7 of 15 and by 5 more at iteration 12; iGOS++ keeps it.
 START_TEST(lambda1_schedule)
 {
     network *net = region_net(0);
@@ -479,6 +479,13 @@ START_TEST(lambda1_schedule)
         ck_assert_msg(fabs(tr[it].lambda1 - want) < 1e-12, "iteration %d: lambda1 %g, want %g", it, tr[it].lambda1, want);
     }
     for (int i = 0; i < 16; i++) ck_assert_float_eq(masks[i], 1);   // nothing to explain: the mask stays 1
+    igos_free(g);
+    igos_defaults(&cfg, 1, 4, 4);
+    cfg.points = 2;
+    g = igos_new(e, x, b, 0, &cfg, err, sizeof err);
+    float masks2[32];
+    ck_assert_int_eq(igos_run(g, masks2, tr, NULL, err, sizeof err), 0);
+    for (int it = 0; it < 15; it++) ck_assert_msg(tr[it].lambda1 == 1, "igos++ iteration %d: lambda1 %g", it, tr[it].lambda1);
     igos_free(g);
     free(x); free(b);
     eng_free(e);
@@ -635,12 +642,16 @@ Suite *make_igos_suite(void)
     tcase_add_test(tc, direction_against_central_differences);
     tcase_add_test(tc, noise_is_seeded);
     tcase_add_test(tc, baseline_keeps_a_flat_image_flat);
-    tcase_add_test(tc, finds_the_region_the_network_reads);
-    tcase_add_test(tc, line_search_steps_lower_the_objective);
     tcase_add_test(tc, lambda1_schedule);
-    tcase_add_test(tc, batched_equals_batch_1);
     tcase_add_test(tc, bad_options_are_errors_naming_the_value);
     tcase_add_test(tc, map_verb_runs_and_refuses_bad_values);
     suite_add_tcase(s, tc);
+    // whole runs at 224x224 (under the sanitizers several times slower)
+    TCase *runs = tcase_create("runs");
+    tcase_set_timeout(runs, 600);
+    tcase_add_test(runs, finds_the_region_the_network_reads);
+    tcase_add_test(runs, line_search_steps_lower_the_objective);
+    tcase_add_test(runs, batched_equals_batch_1);
+    suite_add_tcase(s, runs);
     return s;
 }
