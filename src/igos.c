@@ -40,6 +40,7 @@ struct igos {
     int *cl;                // (batch) cls
     float *pm, *dpm;        // (cells) the product mask and its gradient
     float *up, *dup, *tmp;  // (H, W) scratch
+    float *d, *cand;        // (nm, cells) the direction; (IGOS_LS_CHUNK, nm, cells) line-search candidates
     long forwards, grads;   // images through the network: forward only, forward and backward
 };
 
@@ -166,7 +167,9 @@ static void compose(const igos *g, const igos_term *tm, float t, float *out)
 void igos_objective(igos *g, const float *masks, int n, double lambda1, double *L, double *s)
 {
     int nt = g->nterms, total = n * nt, set = g->nm * g->cells, cur = -1;
-    double *sc = calloc(n, sizeof(double));
+    double *sc = s ? s : L;   // the scores accumulate here
+    if (!sc) return;
+    for (int k = 0; k < n; k++) sc[k] = 0;
     for (int j0 = 0; j0 < total; j0 += g->batch) {
         int nb = total - j0 < g->batch ? total - j0 : g->batch;
         for (int q = 0; q < nb; q++) {
@@ -178,11 +181,8 @@ void igos_objective(igos *g, const float *masks, int n, double lambda1, double *
         g->forwards += nb;
         for (int q = 0; q < nb; q++) sc[(j0 + q) / nt] += g->terms[(j0 + q) % nt].w * g->p[q * g->classes + g->cls];
     }
-    for (int k = 0; k < n; k++) {
-        if (s) s[k] = sc[k];
-        if (L) L[k] = sc[k] + reg(g, masks + k * set, lambda1, NULL);
-    }
-    free(sc);
+    if (L)
+        for (int k = 0; k < n; k++) L[k] = sc[k] + reg(g, masks + k * set, lambda1, NULL);
 }
 
 int igos_direction(igos *g, const float *masks, int points, double noise, double lambda1, uint64_t *rng, float *d)
@@ -242,7 +242,7 @@ static double line_search(igos *g, float *masks, const float *d, double dn2, dou
     int chunk = g->batch / g->nterms;
     if (chunk < 1) chunk = 1;
     if (chunk > IGOS_LS_CHUNK) chunk = IGOS_LS_CHUNK;
-    float *cand = malloc((size_t)chunk * set * sizeof(float));
+    float *cand = g->cand;
     double Lc[IGOS_LS_CHUNK], sc[IGOS_LS_CHUNK], ac[IGOS_LS_CHUNK], won = 0;
     double a = g->cfg.alpha, L0 = *L;
     *tried = 0;
@@ -266,7 +266,6 @@ static double line_search(igos *g, float *masks, const float *d, double dn2, dou
             break;
         }
     }
-    free(cand);
     return won;
 }
 
@@ -275,7 +274,7 @@ int igos_run(igos *g, float *masks, igos_iter *trace, mth_info *info, char *err,
     const igos_cfg *c = &g->cfg;
     int set = g->nm * g->cells, T = c->iterations, taken = 0;
     for (int i = 0; i < set; i++) masks[i] = 1;
-    float *d = malloc(set * sizeof(float));
+    float *d = g->d;
     double lambda1 = c->lambda1, L, s;
     igos_objective(g, masks, 1, lambda1, &L, &s);
     double s0 = s, L0 = L;
@@ -289,7 +288,6 @@ int igos_run(igos *g, float *masks, igos_iter *trace, mth_info *info, char *err,
         igos_iter r = {L, L, s, s, lambda1, 0, 0, 0};
         if (igos_direction(g, masks, c->points, c->noise, lambda1, &rng, d)) {
             snprintf(err, errlen, "the engine cannot take this network's gradient (a layer type without a rule)");
-            free(d);
             return -1;
         }
         for (int i = 0; i < set; i++) r.dnorm2 += (double)d[i] * d[i];
@@ -311,19 +309,20 @@ int igos_run(igos *g, float *masks, igos_iter *trace, mth_info *info, char *err,
         snprintf(info->line, sizeof info->line, "%d iterations (%d steps taken), mask %dx%d, %d points, noise %g, "
                  "L %.4g -> %.4g, score %.4g -> %.4g, lambda1 %g -> %g; %ld gradients, %ld forwards",
                  T, taken, c->mh, c->mw, c->points, c->noise, L0, L, s0, s, c->lambda1, lambda1, g->grads, g->forwards);
-    free(d);
     return 0;
 }
 
-void igos_heat(const igos *g, const float *masks, float *map)
+void igos_heat(igos *g, const float *masks, float *map)
 {
-    // map (C, H, W); g->up is scratch, hence the cast
-    float *P = g->pm, *up = ((igos *)g)->up;
-    if (g->nm == 2) for (int i = 0; i < g->cells; i++) P[i] = masks[i] * masks[g->cells + i];
-    else P = (float *)masks;
-    rs_bilinear(P, g->cfg.mh, g->cfg.mw, up, g->h, g->w);
+    // map (C, H, W)
+    const float *P = masks;
+    if (g->nm == 2) {
+        for (int i = 0; i < g->cells; i++) g->pm[i] = masks[i] * masks[g->cells + i];
+        P = g->pm;
+    }
+    rs_bilinear(P, g->cfg.mh, g->cfg.mw, g->up, g->h, g->w);
     for (int ch = 0; ch < g->c; ch++)
-        for (int i = 0; i < g->hw; i++) map[ch * g->hw + i] = 1 - up[i];
+        for (int i = 0; i < g->hw; i++) map[ch * g->hw + i] = 1 - g->up[i];
 }
 
 // ---- set-up --------------------------------------------------------------------------------------
@@ -417,12 +416,14 @@ igos *igos_new(eng *e, const float *x, const float *b, int cls, const igos_cfg *
     g->up = malloc(hw * sizeof(float));
     g->dup = malloc(hw * sizeof(float));
     g->tmp = malloc(hw * sizeof(float));
+    g->d = malloc(g->nm * g->cells * sizeof(float));
+    g->cand = malloc(IGOS_LS_CHUNK * g->nm * g->cells * sizeof(float));
     if (cfg->plus) {
         g->wv = malloc((h - 1) * w * sizeof(float));
         g->wh = malloc(h * (w - 1) * sizeof(float));
     }
     if (!g->xb || !g->u || !g->gu || !g->imgs || !g->g || !g->p || !g->cl || !g->pm || !g->dpm || !g->up || !g->dup ||
-        !g->tmp || (cfg->plus && (!g->wv || !g->wh))) {
+        !g->tmp || !g->d || !g->cand || (cfg->plus && (!g->wv || !g->wh))) {
         igos_free(g);
         snprintf(err, errlen, "out of memory for igos's buffers (batch %d of %dx%dx%d images)", (int)B, c, h, w);
         return NULL;
@@ -457,7 +458,7 @@ void igos_free(igos *g)
 {
     if (!g) return;
     free(g->xb); free(g->wv); free(g->wh); free(g->u); free(g->gu); free(g->imgs); free(g->g); free(g->p);
-    free(g->cl); free(g->pm); free(g->dpm); free(g->up); free(g->dup); free(g->tmp);
+    free(g->cl); free(g->pm); free(g->dpm); free(g->up); free(g->dup); free(g->tmp); free(g->d); free(g->cand);
     free(g);
 }
 

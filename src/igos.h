@@ -73,7 +73,7 @@ int igos_direction(igos *g, const float *masks, int points, double noise, double
 int igos_run(igos *g, float *masks, igos_iter *trace, mth_info *info, char *err, int errlen);
 
 // map (C, H, W) = 1 - up(M) (iGOS++: 1 - up(Md * Mi)) in every channel
-void igos_heat(const igos *g, const float *masks, float *map);
+void igos_heat(igos *g, const float *masks, float *map);
 
 // b (C, H, W): x blurred as I-GOS's baseline: a Gaussian of 51 x 51, sigma 50 (151/150 from 500 px,
 // 201/200 from 800 px on the longer side, as the iGOS++ code), each channel alone, normalised by the
