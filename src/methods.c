@@ -21,6 +21,10 @@ void mth_defaults(mth_opts *o)
     o->variant = "mean";
     o->of = "vanilla";
     o->iterations = 15;
+    o->points = 20;
+    o->lambda1 = 1;
+    o->lambda2 = 20;
+    o->noise = 0.2;
     o->layer = -1;
     o->masks = 4000;
     o->cells = 7;
@@ -38,6 +42,8 @@ static const mth_def METHODS[] = {
     {"gradcam", mth_gradcam, MTH_HEAT_PLANE, "Grad-CAM: ReLU(sum_k alpha_k A_k) of a layer's maps, upsampled (-layer)"},
     {"rise", mth_rise, MTH_HEAT_RANGE, "RISE: random masks weighted by the class probability (-masks -cells -p1 -seed)"},
     {"occlusion", mth_occlusion, MTH_HEAT_PLANE, "the probability drop under a sliding patch (-window -stride -fill)"},
+    {"igos", mth_igos, MTH_HEAT_PLANE, "I-GOS: a deletion mask optimised along integrated gradients (1 - mask)"},
+    {"igos++", mth_igospp, MTH_HEAT_PLANE, "iGOS++: deletion x insertion masks, bilateral TV (1 - mask)"},
 };
 #define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 

@@ -25,6 +25,10 @@ typedef struct {
     const char *of;         // smoothgrad: the method it wraps: vanilla | gradxinput | integrated
     int mask_size;          // igos: the mask's side (0: the input side / 8)
     int iterations;         // igos: 15
+    int points;             // igos: K points of the integrated gradient (20)
+    double lambda1, lambda2;// igos: weights of the L1 and TV terms (1, 20)
+    double noise;           // igos: sd of the pixel noise at each point (0.2, the input's units)
+    double alpha;           // igos: the line search's first step (0: the default, 200)
     int layer;              // gradcam: the layer (-1: the last convolutional before the global pool)
     int masks;              // rise: N (4000)
     int cells;              // rise: s (7)
@@ -39,9 +43,12 @@ void mth_defaults(mth_opts *o);
 
 // What a method reports, for the verb to print: a line of its own numbers (e.g. "32 steps,
 // completeness gap 1.2e-04"), the class explained and the network evaluations it made.
+// An iterative method (igos) also hands each iteration's line (objective, step) to log, when set.
 typedef struct {
     char line[512];
     long evaluations;       // images through the network
+    void (*log)(void *ctx, const char *line);   // optional
+    void *log_ctx;
 } mth_info;
 
 // map (C, H, W) of class cls for x (C, H, W). 0, or -1 with err.
@@ -79,5 +86,7 @@ int mth_smoothgrad(eng *e, const float *x, int cls, const mth_opts *o, float *ma
 int mth_gradcam(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 int mth_rise(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 int mth_occlusion(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_igos(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_igospp(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 
 #endif

@@ -18,8 +18,9 @@ void saliency_fool(int argc, char **argv);
 
 static const struct { const char *verb; void (*run)(int argc, char **argv); const char *usage; } VERBS[] = {
     {"map", saliency_map,
-     "map <data cfg> <cfg> <weights> <image> [-method vanilla|gradxinput] [-formulation onehot|loss|spectreg]\n"
-     "      [-class N] [-seed N] [-out PREFIX] [-raw FILE]"},
+     "map <data cfg> <cfg> <weights> <image> [-method NAME|all] [-formulation onehot|loss|spectreg]\n"
+     "      [-class N] [-seed N] [-out PREFIX] [-raw FILE] [-batch B] [the method's options]\n"
+     "      NAME: vanilla gradxinput integrated smoothgrad gradcam rise occlusion igos igos++ (docs/methods.md)"},
     {"insdel", saliency_insdel,
      "insdel <data cfg> <cfg> <weights> <image|list> [-method NAME[,NAME...]|all | -map FILE] [-substrate zero|blur]\n"
      "      [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [-seed N] [the methods' options, as map]"},

@@ -12,6 +12,13 @@
 #include "methods.h"
 #include "colormap.h"
 
+/* an iterative method's line per iteration (mth_info.log) */
+static void print_line(void *ctx, const char *line)
+{
+    printf("  %s: %s\n", (const char *)ctx, line);
+    fflush(stdout);
+}
+
 void saliency_map(int argc, char **argv)
 {
     /* the verb's own flags; the methods' options (sal_method_flags) come with them */
@@ -65,6 +72,8 @@ void saliency_map(int argc, char **argv)
     for(i = first; i <= last; ++i){
         const mth_def *m = mth_at(i);
         mth_info info = {"", 0};
+        info.log = print_line;
+        info.log_ctx = (void *)m->name;
         double t0 = what_time_is_it_now();
         if(m->fn(e, im.data, cls, &o, map, &info, err, sizeof(err))) sal_die("-method %s: %s", m->name, err);
         mth_heat_of(m, map, net->c, net->h, net->w, heat);

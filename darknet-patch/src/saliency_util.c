@@ -365,7 +365,8 @@ void sal_check_flags(int argc, char **argv, int first, const char **known)
 
 const char *const sal_method_flags[] = {"-formulation", "-seed", "-steps", "-baseline", "-rule", "-samples", "-sigma",
                                         "-variant", "-of", "-mask_size", "-iterations", "-layer", "-masks", "-cells",
-                                        "-p1", "-window", "-stride", "-fill", 0};
+                                        "-p1", "-window", "-stride", "-fill", "-points", "-lambda1", "-lambda2",
+                                        "-noise", "-alpha", 0};
 
 void sal_method_options(int argc, char **argv, mth_opts *o)
 {
@@ -381,6 +382,11 @@ void sal_method_options(int argc, char **argv, mth_opts *o)
     o->of = sal_flag_str(argc, argv, "-of", (char *)o->of);
     o->mask_size = sal_flag_int(argc, argv, "-mask_size", o->mask_size, 1, 4096);
     o->iterations = sal_flag_int(argc, argv, "-iterations", o->iterations, 1, 100000);
+    o->points = sal_flag_int(argc, argv, "-points", o->points, 1, 100000);
+    o->lambda1 = sal_flag_real(argc, argv, "-lambda1", o->lambda1, 0, 0, 1e6, 0);
+    o->lambda2 = sal_flag_real(argc, argv, "-lambda2", o->lambda2, 0, 0, 1e6, 0);
+    o->noise = sal_flag_real(argc, argv, "-noise", o->noise, 0, 0, 100, 0);
+    o->alpha = sal_flag_real(argc, argv, "-alpha", o->alpha, 0, 1, 1e12, 0);
     o->layer = sal_flag_int(argc, argv, "-layer", o->layer, 0, 1 << 20);
     o->masks = sal_flag_int(argc, argv, "-masks", o->masks, 1, 10000000);
     o->cells = sal_flag_int(argc, argv, "-cells", o->cells, 1, 4096);
