@@ -13,7 +13,8 @@
 #   BENCH_CONFIGS  "SIZE:BATCH:THREADS ..." (default "64:16:1 64:16:2 224:4:1 224:4:2")
 #   BENCH_STEPS    timed steps per measurement (default 5); BENCH_WARMUP steps before (default 2)
 #   BENCH_NAIVE=0  skip the naive darknet;  BENCH_REG=0 skip the regularized rows
-#   BENCH_METHODS=0 skip the saliency methods; BENCH_METHOD_CONFIGS "SIZE:BATCH:THREADS ..."
+#   BENCH_METHODS=0 skip the saliency methods (BENCH_ALL_METHODS=0 only the every-method table);
+#                  BENCH_METHOD_CONFIGS "SIZE:BATCH:THREADS ..."
 #                  (default "64:32:1 64:32:2 224:8:1 224:8:2")
 #   BENCH_OUT      the report (default bench/results.md)
 set -eu
@@ -146,6 +147,47 @@ if [ "$METHODS" != 0 ]; then
     done
 fi
 
+# ---- every saliency method per image: darknet's batch against one call per image -----------------
+# bench/bench_methods.c -methods all on the Fashion-MNIST model (its trained weights and a test image
+# when make demo has made them, else random weights and noise) and on ResNet-18 at 64x64 (batched and
+# one network call an image, same maps) and 224x224 (batched only; RISE with 1000 masks and igos/igos++
+# with 5 iterations there, the defaults take minutes an image: time is about linear in both).
+ALLM=${BENCH_ALL_METHODS:-$METHODS}
+allout=""
+if [ "$ALLM" != 0 ]; then
+    make --no-print-directory BUILD="$BLASB" "$BLASB/bench_methods" >/dev/null
+    fw=""; fi_=""
+    if [ -f results/fashion/fashion-small.weights ] && [ -f results/fashion/test.list ]; then
+        fw="-weights results/fashion/fashion-small.weights"; fi_="-image $(head -n 1 results/fashion/test.list)"
+    fi
+    allout="| model | threads | method | what ran | batched CPU s/image | images through the net | one call an image CPU s | speed-up | max rel. difference |
+|---|---|---|---|---|---|---|---|---|"
+    for th in 1 2; do
+        export OPENBLAS_NUM_THREADS="$th" OMP_NUM_THREADS="$th"
+        for c in "fashion-small 28x28 (b32)|cfg/fashion-small.cfg -batch 32 $fw $fi_ -methods all" \
+                 "ResNet-18 64x64 (b32)|$CFG -size 64 -batch 32 -methods all" \
+                 "ResNet-18 224x224 (b8)|$CFG -size 224 -batch 8 -single 0 -reps 1 -methods vanilla,gradxinput,integrated,smoothgrad,gradcam,occlusion" \
+                 "ResNet-18 224x224 (b8)|$CFG -size 224 -batch 8 -single 0 -reps 1 -warmup 0 -masks 1000 -iterations 5 -methods rise,igos,igos++"; do
+            model=${c%%|*}; args=${c#*|}
+            echo "bench: ---- every method: $model, $th thread(s)"
+            # shellcheck disable=SC2086
+            "$BLASB/bench_methods" $args -threads "$th" 2>/dev/null | grep '^RESULT' > "$TMP/allm" || true
+            while IFS= read -r l; do
+                m=$(echo "$l" | sed -n 's/^RESULT method=\([^ ]*\) .*/\1/p')
+                cpu=$(echo "$l" | sed -n 's/^RESULT [^|]* cpu_s=\([^ ]*\) .*/\1/p')
+                ev=$(echo "$l" | sed -n 's/^RESULT [^|]* evals=\([^ ]*\).*/\1/p')
+                one=$(echo "$l" | sed -n 's/.*| batch=1 wall_s=[^ ]* cpu_s=\([^ ]*\).*/\1/p')
+                sp=$(echo "$l" | sed -n 's/.*speedup_cpu=\([^ ]*\).*/\1/p')
+                df=$(echo "$l" | sed -n 's/.*max_rel_diff=\([^ ]*\).*/\1/p')
+                what=$(echo "$l" | sed 's/.*| //' | cut -c1-90)
+                echo "bench: $m: ${cpu} s/image batched, ${one:-—} one call an image"
+                allout="$allout
+| $model | $th | $m | $what | $cpu | $ev | ${one:-—} | ${sp:-—} | ${df:-—} |"
+            done < "$TMP/allm"
+        done
+    done
+fi
+
 # ---- regularizer throughput (bench/bench_reg.c, the regularizer library's own benchmark) -----
 regout=""
 if [ -f bench/bench_reg.c ] && [ "$REG" != 0 ]; then
@@ -159,7 +201,7 @@ fi
 # ---- the report ----------------------------------------------------------------------------
 M_CORES="$cores" M_CPU="$cpu" M_FLAGS="$flags" M_BLAS="$blasver (core ${blascore:-?})" \
 M_TORCH="$torchver" M_LOAD0="$load0" M_LOAD1="$load1" M_DATE="$started" M_STEPS="$STEPS" \
-M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" M_METHODS="$methout" \
+M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" M_METHODS="$methout" M_ALLMETHODS="$allout" \
 $PY - "$RES" > "$OUT" <<'PYEOF'
 import os, sys
 
@@ -313,6 +355,18 @@ if e.get("M_METHODS"):
     w("gradient) of one image of ResNet-18, process CPU seconds; target darknet/PyTorch <= 1.0.")
     w("")
     w(e["M_METHODS"])
+if e.get("M_ALLMETHODS"):
+    w("")
+    w("## Every saliency method per image (bench/bench_methods.c -methods all)")
+    w("")
+    w("Process CPU seconds per explained image through darknet's batch, and (where measured) with the")
+    w("network made for one image, one call an image; the speed-up and the largest difference of the")
+    w("two maps relative to the map's largest |value|. The gradient methods differ by the gemm's")
+    w("rounding (a few 1e-4 where a pre-activation sits at a ReLU's kink); igos and igos++ can differ")
+    w("much more: their line search accepts or rejects steps by margins of that size, so rounding")
+    w("changes the path (the same holds for a different thread count), not a bug of the batch.")
+    w("")
+    w(e["M_ALLMETHODS"])
 if e.get("M_REGOUT"):
     w("")
     w("## Regularizer throughput (bench/bench_reg.c)")
