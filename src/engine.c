@@ -148,6 +148,33 @@ static void eng_fit_batch(eng *e)
     eng_alloc(e);
 }
 
+// every layer below top has an exact rule and a supported activation: 0, or -1 and err names the
+// first that has not; *smooth = 1 when some layer has a logistic/tanh activation
+// (hint: what the message suggests instead)
+static int check_rules(network *net, int top, int *smooth, const char *hint, char *err, int errlen)
+{
+    for (int k = 0; k < top; k++) {
+        const layer *l = &net->layers[k];
+        const eng_rule *r = eng_rule_of(l->type);
+        if (!r || !r->lin) {
+            snprintf(err, errlen, "layer %d (%s): no exact gradient rule for this layer type; supported: %s%s",
+                     k, get_layer_string(l->type), eng_rule_names(), hint);
+            return -1;
+        }
+        if (eng_has_act(l) && !eng_act_supported(l->activation)) {
+            snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, ramp, logistic, tanh%s",
+                     k, get_layer_string(l->type), get_activation_string(l->activation), hint);
+            return -1;
+        }
+        if (l->type == CONVOLUTIONAL && (l->xnor || l->binary)) {
+            snprintf(err, errlen, "layer %d (convolutional): binary/xnor convolutions are not supported", k);
+            return -1;
+        }
+        if (eng_has_act(l) && eng_is_smooth(l->activation)) *smooth = 1;
+    }
+    return 0;
+}
+
 eng *eng_init(network *net, char *err, int errlen)
 {
     return eng_init_for(net, 1, err, errlen);
@@ -167,28 +194,15 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
         snprintf(err, errlen, "layer %d [softmax]: only a plain softmax (groups=1, no tree) is supported", top);
         return NULL;
     }
+    for (int k = 0; k < top; k++)
+        if (net->layers[k].type == YOLO) {
+            snprintf(err, errlen, "layer %d [yolo] below the [softmax]: a detection head has no second-order rule", k);
+            return NULL;
+        }
     int smooth = 0;
-    for (int k = 0; k < top && exact; k++) {
-        const layer *l = &net->layers[k];
-        const eng_rule *r = eng_rule_of(l->type);
-        if (!r || !r->lin) {
-            snprintf(err, errlen, "layer %d (%s): no exact gradient rule for this layer type; supported: %s "
-                     "(for regularized training use method=finite, which works with any layer type)",
-                     k, get_layer_string(l->type), eng_rule_names());
-            return NULL;
-        }
-        if (eng_has_act(l) && !eng_act_supported(l->activation)) {
-            snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, ramp, logistic, tanh "
-                     "(for regularized training method=finite works with any activation)",
-                     k, get_layer_string(l->type), get_activation_string(l->activation));
-            return NULL;
-        }
-        if (l->type == CONVOLUTIONAL && (l->xnor || l->binary)) {
-            snprintf(err, errlen, "layer %d (convolutional): binary/xnor convolutions are not supported", k);
-            return NULL;
-        }
-        if (eng_has_act(l) && eng_is_smooth(l->activation)) smooth = 1;
-    }
+    if (exact && check_rules(net, top, &smooth, " (for regularized training method=finite works with any layer type and activation)",
+                             err, errlen))
+        return NULL;
     // darknet's own backward (the heatmap of exact = 0, the finite methods' parameter gradients)
     // stops at a layer whose backward passes nothing on: the heatmap of exact = 0 needs every layer;
     // the finite methods of an exact engine need the layers down to the lowest one with parameters
@@ -224,6 +238,31 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
     eng_alloc(e);
     return e;
 }
+
+eng *eng_init_scored(network *net, eng_score_fn fn, void *ctx, char *err, int errlen)
+{
+    for (int k = 0; k < net->n; k++)
+        if (net->layers[k].type == SOFTMAX) {
+            snprintf(err, errlen, "layer %d is a [softmax]: a classifier's heatmap is the gradient of its class logit "
+                     "(saliency map), not of a detection score", k);
+            return NULL;
+        }
+    int smooth = 0;
+    if (check_rules(net, net->n, &smooth, "", err, errlen)) return NULL;
+    eng *e = calloc(1, sizeof *e);
+    e->net = net;
+    e->top = net->n;
+    e->classes = 1;
+    e->smooth = smooth;
+    e->exact = 1;
+    e->dk_stop = e->dk_stop_below = e->stock_low = -1;
+    e->score = fn;
+    e->score_ctx = ctx;
+    eng_alloc(e);
+    return e;
+}
+
+void eng_set_score_ctx(eng *e, void *ctx) { e->score_ctx = ctx; }
 
 void eng_free(eng *e)
 {
@@ -380,19 +419,40 @@ static float *reverse_act_bn(eng *e, int k, float scale, float **t)
 // ----------------------------------------------------------------------------------------------
 // the gradient-of-input sweep (§1)
 
-void eng_input_grad(eng *e, const float *seed, float *g)
+static void clear_adjoints(eng *e, float *g)
 {
     network *net = e->net;
-    eng_fit_batch(e);
     int B = net->batch;
     memset(g, 0, sizeof(float) * (size_t)net->inputs * B);
     for (int k = 0; k < e->top; k++) memset(e->d[k], 0, sizeof(float) * (size_t)net->layers[k].outputs * B);
-    memcpy(eng_buf(e->d, g, e->top - 1), seed, sizeof(float) * (size_t)e->classes * B);
+}
+
+// the adjoints in e->d swept down to g, layer by layer from the top
+static void sweep(eng *e, float *g)
+{
+    network *net = e->net;
     for (int k = e->top - 1; k >= 0; k--) {
         const layer *l = &net->layers[k];
         const float *t = eng_has_act(l) || eng_has_bn(l) ? through_act_bn(e, l, e->d[k]) : e->d[k];
         eng_rule_of(l->type)->lin_t(e, k, t, e->d, g);
     }
+}
+
+void eng_input_grad(eng *e, const float *seed, float *g)
+{
+    eng_fit_batch(e);
+    clear_adjoints(e, g);
+    memcpy(eng_buf(e->d, g, e->top - 1), seed, sizeof(float) * (size_t)e->classes * e->net->batch);
+    sweep(e, g);
+}
+
+// a scored engine's sweep: each image's score seeds the layers it reads
+static void scored_grad(eng *e, float *g)
+{
+    eng_fit_batch(e);
+    clear_adjoints(e, g);
+    for (int b = 0; b < e->net->batch; b++) e->seed[b] = e->score(e->score_ctx, e->net, b, e->d);
+    sweep(e, g);
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -410,9 +470,10 @@ int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int t
     net->train = train;
     memcpy(net->input, x, sizeof(float) * (size_t)net->inputs * net->batch);
     forward_network(net);
-    eng_seed(e, form, truth, rng, e->seed);
     int rc = 0;
-    if (e->exact) {
+    if (e->score) {
+        scored_grad(e, g);
+    } else if (eng_seed(e, form, truth, rng, e->seed), e->exact) {
         eng_input_grad(e, e->seed, g);
     } else {
         char err[256];
@@ -451,6 +512,14 @@ static void copy_outputs(eng *e, int nb, float *z, float *p)
 {
     network *net = e->net;
     int K = e->classes;
+    if (e->score) {
+        for (int b = 0; b < nb; b++) {
+            float s = e->score(e->score_ctx, net, b, NULL);
+            if (z) z[b] = s;
+            if (p) p[b] = s;
+        }
+        return;
+    }
     const float *logits = e->top == 0 ? net->input : net->layers[e->top - 1].output;
     if (z) memcpy(z, logits, (size_t)nb * K * sizeof(float));
     if (p) memcpy(p, net->layers[e->top].output, (size_t)nb * K * sizeof(float));
@@ -567,7 +636,7 @@ static void exact_step(eng *e, eng_form form, float lambda)
 
 int eng_check_finite(const eng *e, int updates, char *err, int errlen)
 {
-    for (int k = 0; k <= e->top; k++) {
+    for (int k = 0; k <= e->top && k < e->net->n; k++) {
         const layer *l = &e->net->layers[k];
         size_t n[3];
         if (eng_update_sizes(l, n)) continue;   // sub-layers: darknet's own business
@@ -636,6 +705,10 @@ int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng
     eng_fit_batch(e);
     int B = net->batch;
     size_t nb = (size_t)net->inputs * B;
+    if (e->score) {
+        snprintf(err, errlen, "regularized training needs a classifier's [softmax]; this engine explains a score (a detector's)");
+        return -1;
+    }
     // the heatmap: the sweep seeded with dS/dz at the training-mode forward's point
     eng_seed(e, c->form, truth, rng, e->seed);
     float *r = NULL;

@@ -76,6 +76,20 @@ int eng_logit_grad(eng *e, const float *x, int nb, const int *cls, float *g, flo
 // *rng, which may be NULL for the others)
 int eng_grad(eng *e, const float *x, int nb, const int *cls, eng_form form, uint64_t *rng, float *g, float *z, float *p);
 
+// ---- scored engines: a detector's box score as the top ------------------------------------------
+// A network without a [softmax] (a detector: [yolo] heads) is explained through a score of its
+// outputs that the caller defines (detect.h: the score of one detection). For image b of the last
+// forward the score function returns s_b; when d is not NULL it also adds ds_b/d(output of layer k)
+// into d[k] + b * outputs of k (the engine's adjoint buffers, (batch, outputs) of every layer) for the
+// layers s reads. The engine then acts as a classifier's with one logit, the score: eng_classes = 1,
+// eng_predict's z and p are s_b, eng_logit_grad / eng_grad (class 0; the formulation is ignored) give
+// ds_b/dx_b, eng_top = net->n, eng_adjoint and eng_layer_output for every layer. Every layer needs an
+// exact rule ([yolo] has one); double backprop (eng_reg_step) is not offered.
+typedef float (*eng_score_fn)(void *ctx, const network *net, int b, float **d);
+eng *eng_init_scored(network *net, eng_score_fn fn, void *ctx, char *err, int errlen);
+// the ctx of the score (a new target: the next forward uses it)
+void eng_set_score_ctx(eng *e, void *ctx);
+
 // ---- double backprop ------------------------------------------------------------------------
 
 typedef enum { ENG_EXACT, ENG_FINITE, ENG_FINITE_CENTRAL } eng_method;

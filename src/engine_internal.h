@@ -24,6 +24,8 @@ struct eng {
     float *ws;        // im2col/col2im workspace (the batched convolutions': for their chunk of images)
     int dk_stop;      // the highest layer below top where darknet's backward stops (eng_dk_stops), or -1
     int dk_stop_below;// the highest layer with parameters that the stop cuts off from the gradient, or -1
+    eng_score_fn score;   // a scored engine (eng_init_scored): the top is this score of the outputs, not a
+    void *score_ctx;      // softmax; top = net->n, classes = 1 (NULL: a classifier's engine)
     int stock_low;    // after eng_stock_input_grad with a heatmap zero for the whole batch: the lowest
                       // layer whose delta the gradient reached (top: only the softmax's); else -1
 };

@@ -339,6 +339,73 @@ static void held_crop(const layer *l, const float *x, float *y)
     for (int i = 0; i < n; i++) y[i] = x[l->indexes[i]] * s + c;
 }
 
+// upsample: the small map (B, C, h, w) spread over s x s blocks of the big one (B, C, h*s, w*s)
+// times scale, and its transpose, the scaled sum of each block into the small map. darknet's
+// [upsample] spreads (stride > 0) or, reversed (stride < 0), sums blocks; both are linear.
+static void up_spread(const float *small, int w, int h, int c, int B, int s, float scale, float *big)
+{
+    for (int i = 0; i < B * c; i++)
+        for (int y = 0; y < h * s; y++)
+            for (int x = 0; x < w * s; x++)
+                big[(size_t)i * w * h * s * s + y * w * s + x] += scale * small[(size_t)i * w * h + (y / s) * w + x / s];
+}
+
+static void up_gather(const float *big, int w, int h, int c, int B, int s, float scale, float *small)
+{
+    for (int i = 0; i < B * c; i++)
+        for (int y = 0; y < h * s; y++)
+            for (int x = 0; x < w * s; x++)
+                small[(size_t)i * w * h + (y / s) * w + x / s] += scale * big[(size_t)i * w * h * s * s + y * w * s + x];
+}
+
+static void lin_upsample(eng *e, int k, float **stream, float *input, float *y)
+{
+    const layer *l = &e->net->layers[k];
+    const float *x = eng_buf(stream, input, k - 1);
+    memset(y, 0, sizeof(float) * (size_t)l->outputs * l->batch);
+    if (l->reverse) up_gather(x, l->out_w, l->out_h, l->c, l->batch, l->stride, l->scale, y);
+    else up_spread(x, l->w, l->h, l->c, l->batch, l->stride, l->scale, y);
+}
+
+static void lin_t_upsample(eng *e, int k, const float *t, float **stream, float *input)
+{
+    const layer *l = &e->net->layers[k];
+    float *dx = eng_buf(stream, input, k - 1);
+    if (!dx) return;
+    if (l->reverse) up_spread(t, l->out_w, l->out_h, l->c, l->batch, l->stride, l->scale, dx);
+    else up_gather(t, l->w, l->h, l->c, l->batch, l->stride, l->scale, dx);
+}
+
+// [yolo]: the output is the input with the logistic applied to x, y, the objectness and the class
+// scores of each anchor (w and h pass unchanged): a diagonal map, o(1 - o) or 1, from the output o.
+// Per image the layout is (n anchors, 4 + 1 + classes entries, h, w) (darknet's entry_index).
+static void yolo_diag(const layer *l, const float *x, float *y, int accumulate)
+{
+    int wh = l->w * l->h, per = (4 + 1 + l->classes) * wh;
+    for (int b = 0; b < l->batch; b++)
+        for (int a = 0; a < l->n; a++) {
+            size_t base = (size_t)b * l->outputs + (size_t)a * per;
+            for (int i = 0; i < per; i++) {
+                int entry = i / wh;
+                float o = l->output[base + i];
+                float d = entry == 2 || entry == 3 ? 1 : o * (1 - o);
+                if (accumulate) y[base + i] += d * x[base + i];
+                else y[base + i] = d * x[base + i];
+            }
+        }
+}
+
+static void lin_yolo(eng *e, int k, float **stream, float *input, float *y)
+{
+    yolo_diag(&e->net->layers[k], eng_buf(stream, input, k - 1), y, 0);
+}
+
+static void lin_t_yolo(eng *e, int k, const float *t, float **stream, float *input)
+{
+    float *dx = eng_buf(stream, input, k - 1);
+    if (dx) yolo_diag(&e->net->layers[k], t, dx, 1);
+}
+
 // ----------------------------------------------------------------------------------------------
 // the table: one entry per layer type (lin = NULL: no exact rule, method=finite only)
 
@@ -354,6 +421,9 @@ static const eng_rule RULES[] = {
     { ROUTE,         "route",         lin_route,         lin_t_route,         NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
     { DROPOUT,       "dropout",       lin_dropout,       lin_t_dropout,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, held_dropout, 0 },
     { CROP,          "crop",          lin_crop,          lin_t_crop,          NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      1, held_crop,    1 },
+    { UPSAMPLE,      "upsample",      lin_upsample,      lin_t_upsample,      NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
+    // a detector's head (eng_init_scored; first order: its second derivative has no rule)
+    { YOLO,          "yolo",          lin_yolo,          lin_t_yolo,          NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
     // no exact rule: darknet's own backward (method=finite) with these parameters
     { DECONVOLUTIONAL, "deconvolutional", NULL, NULL, NULL, 1, ENG_BN_IF_SET, ENG_P_CONV,      0, NULL, 0 },
     { LOCAL,         "local",         NULL,              NULL,                NULL,                1, ENG_BN_NONE,   ENG_P_LOCAL,     0, NULL,         0 },

@@ -38,6 +38,8 @@ static const char *NETS[] = {
     "crop",
     "crop_noadjust",
     "conv_ramp",
+    "upsample",
+    "upsample_reverse",
 };
 #define N_NETS ((int)(sizeof NETS / sizeof NETS[0]))
 

@@ -335,6 +335,11 @@ static const struct { const char *name, *cfg; } TESTNETS[] = {
     {"avgpool", TU_NET("[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n[avgpool]\n")},
     {"shortcut", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=leaky\n[connected]\noutput=3\nactivation=linear\n")},
     {"shortcut_downsample", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=2\nsize=3\nstride=2\npad=1\nactivation=linear\n[shortcut]\nfrom=-2\nactivation=linear\n[connected]\noutput=3\nactivation=linear\n")},
+    {"upsample", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[maxpool]\nsize=2\nstride=2\n"
+                        "[upsample]\nstride=2\nscale=0.7\n[route]\nlayers=-1,-3\n[convolutional]\nfilters=2\nsize=1\nactivation=linear\n"
+                        "[connected]\noutput=3\nactivation=linear\n")},
+    {"upsample_reverse", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[upsample]\nstride=-2\nscale=0.5\n"
+                                "[connected]\noutput=3\nactivation=linear\n")},
     {"route", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[convolutional]\nfilters=3\nsize=1\nactivation=tanh\n[route]\nlayers=-1,-2\n[connected]\noutput=3\nactivation=linear\n")},
     {"dropout", TU_NET("[connected]\noutput=8\nactivation=relu\n[dropout]\nprobability=.4\n[connected]\noutput=3\nactivation=linear\n")},
     {"activation", TU_NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=linear\n[activation]\nactivation=tanh\n[connected]\noutput=3\nactivation=linear\n")},
