@@ -76,6 +76,7 @@ network *tu_net(const char *cfg_text)
 
 static void fill_layer(layer *l, uint64_t *rng)
 {
+    if (l->type == YOLO) return;   // its "biases" are the anchors of the cfg, not parameters
     int fan = 0;
     if (l->type == CONVOLUTIONAL) fan = l->size * l->size * l->c / l->groups;
     if (l->type == CONNECTED) fan = l->inputs;
