@@ -250,5 +250,6 @@ static float match_score(const det_target *t, const network *net, int b, float *
 float det_score(void *ctx, const network *net, int b, float **d)
 {
     const det_target *t = ctx;
+    if (t->d.layer < 0 || t->d.layer >= net->n || net->layers[t->d.layer].type != YOLO) return 0;   // no target yet
     return t->match ? match_score(t, net, b, d) : own_score(t, net, b, d);
 }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "darknet.h"
 #include "engine.h"
@@ -238,6 +239,146 @@ START_TEST(refusals_name_the_layer)
 }
 END_TEST
 
+
+// ---- the binary: saliency detector map --------------------------------------------------------
+
+static char P_CFG[1024], P_W[1024], P_DATA[1024], P_IMG[1100], P_CLS[1024];
+
+// the tiny YOLO with random weights, a 24x18 image (letterboxed into 16x16), two class names
+static void cli_files(void)
+{
+    if (P_CFG[0]) return;
+    tu_path(P_CFG, sizeof P_CFG, "det.cfg");
+    tu_path(P_W, sizeof P_W, "det.weights");
+    tu_path(P_DATA, sizeof P_DATA, "det.data");
+    tu_path(P_CLS, sizeof P_CLS, "cls.cfg");
+    char names[1024], text[2048];
+    tu_path(names, sizeof names, "det.names");
+    tu_write_text(P_CFG, YOLO_NET);
+    tu_write_text(P_CLS, tu_testnet("conv"));
+    tu_write_text(names, "shirt\nshoe\n");
+    snprintf(text, sizeof text, "classes=2\nnames=%s\n", names);
+    tu_write_text(P_DATA, text);
+    network *net = tu_net(YOLO_NET);
+    tu_randomize(net, 3);
+    save_weights(net, P_W);
+    free_network(net);
+    image im = make_image(24, 18, 3);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 18; y++)
+            for (int x = 0; x < 24; x++) im.data[(c * 18 + y) * 24 + x] = 0.5f + 0.4f * sinf(0.5f * x + c) * cosf(0.4f * y);
+    char prefix[1024];
+    tu_path(prefix, sizeof prefix, "det_img");
+    save_image_options(im, prefix, PNG, 0);
+    snprintf(P_IMG, sizeof P_IMG, "%s.png", prefix);
+    free_image(im);
+}
+
+// the raw map of box 0 equals the engine's gradient of the same box in-process, and the printed
+// box is darknet's own (get_network_boxes for the image's size, letterbox corrected)
+START_TEST(cli_map_is_the_engine_gradient_of_the_box)
+{
+    cli_files();
+    char out[16384], raw[1024], prefix[1024], args[8192];
+    tu_path(raw, sizeof raw, "det_box0.raw");
+    tu_path(prefix, sizeof prefix, "det_out");
+    snprintf(args, sizeof args, "detector map %s %s %s %s -thresh 0.3 -box 0 -out %s -raw %s", P_DATA, P_CFG, P_W, P_IMG, prefix, raw);
+    ck_assert_msg(tu_saliency(NULL, args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "explained: box 0 "), "%s", out);
+    // in-process: the same image, net, box
+    network *net = tu_net(YOLO_NET);
+    load_weights(net, P_W);
+    set_batch_network(net, 1);
+    image im = load_image_color(P_IMG, 0, 0), sized = letterbox_image(im, net->w, net->h);
+    ck_assert_int_eq(im.w, 24);
+    memcpy(net->input, sized.data, sizeof(float) * net->inputs);
+    net->train = 0;
+    forward_network(net);
+    det_detection *d;
+    int nd = det_decode(net, 0, 0.3f, 0.45f, &d);
+    ck_assert(nd > 0);
+    int ndk = 0;
+    detection *dets = get_network_boxes(net, im.w, im.h, 0.3f, 0.5f, 0, 1, &ndk);
+    do_nms_sort(dets, ndk, 2, 0.45f);
+    int seen = 0;
+    for (int i = 0; i < ndk; i++)
+        if (dets[i].prob[d[0].cls] > 0 && fabsf(dets[i].prob[d[0].cls] - d[0].prob) < 1e-6f) {
+            char line[256];
+            snprintf(line, sizeof line, "box 0 %s %.6f %.6f %.6f %.6f %.6f", d[0].cls ? "shoe" : "shirt", d[0].prob, dets[i].bbox.x,
+                     dets[i].bbox.y, dets[i].bbox.w, dets[i].bbox.h);
+            ck_assert_msg(strstr(out, line), "want '%s' in\n%s", line, out);
+            seen = 1;
+        }
+    ck_assert(seen);
+    det_target t;
+    memset(&t, 0, sizeof t);
+    t.d = d[0];
+    char err[512];
+    eng *e = eng_init_scored(net, det_score, &t, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s", err);
+    int n = net->inputs, cls = 0;
+    float *g = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * n);
+    ck_assert_int_eq(eng_logit_grad(e, sized.data, 1, &cls, g, NULL, NULL), 0);
+    FILE *f = fopen(raw, "rb");
+    ck_assert(f != NULL);
+    ck_assert_int_eq(fread(r, sizeof(float), n, f), n);
+    ck_assert_int_eq(fgetc(f), EOF);
+    fclose(f);
+    double top = 0, diff = 0;
+    for (int i = 0; i < n; i++) { top = fmax(top, fabs(g[i])); diff = fmax(diff, fabs(g[i] - r[i])); }
+    ck_assert_msg(top > 0 && diff <= 1e-5 * top, "raw map differs from the engine's gradient by %g (max %g)", diff, top);
+    char png[1200];
+    snprintf(png, sizeof png, "%s_box0_overlay.png", prefix);
+    ck_assert(access(png, R_OK) == 0);
+    free(g); free(r); free(d);
+    free_detections(dets, ndk);
+    free_image(im); free_image(sized);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
+// every method runs on a box (the perturbing ones on the best match), a heat map per box
+START_TEST(cli_every_method_runs)
+{
+    cli_files();
+    static const char *methods[] = {"gradxinput", "integrated -steps 4", "smoothgrad -samples 3", "gradcam", "drise -masks 64",
+                                    "occlusion -window 4 -stride 4", "igos -iterations 2 -points 3"};
+    for (size_t k = 0; k < sizeof methods / sizeof methods[0]; k++) {
+        char out[16384], prefix[1024], args[8192], png[1200];
+        snprintf(prefix, sizeof prefix, "%s/detm%zu", tu_tmpdir(), k);
+        snprintf(args, sizeof args, "detector map %s %s %s %s -thresh 0.3 -box 1 -out %s -method %s", P_DATA, P_CFG, P_W, P_IMG,
+                 prefix, methods[k]);
+        ck_assert_msg(tu_saliency(NULL, args, out, sizeof out) == 0, "%s: %s", methods[k], out);
+        ck_assert_msg(strstr(out, "explained: box 1 "), "%s: %s", methods[k], out);
+        snprintf(png, sizeof png, "%s_box1_heat.png", prefix);
+        ck_assert_msg(access(png, R_OK) == 0, "%s: no %s", methods[k], png);
+    }
+}
+END_TEST
+
+START_TEST(cli_bad_input_names_it)
+{
+    cli_files();
+    char out[16384], args[8192];
+    snprintf(args, sizeof args, "detector map %s %s %s %s -thresh 0.3 -box 999", P_DATA, P_CFG, P_W, P_IMG);
+    ck_assert_int_eq(tu_saliency(NULL, args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "-box 999"), "%s", out);
+    snprintf(args, sizeof args, "detector map %s %s %s %s -score area", P_DATA, P_CFG, P_W, P_IMG);
+    ck_assert_int_eq(tu_saliency(NULL, args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "-score area") && strstr(out, "objectness"), "%s", out);
+    snprintf(args, sizeof args, "detector map %s %s \"\" %s", P_DATA, P_CLS, P_IMG);
+    ck_assert_int_eq(tu_saliency(NULL, args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "no [yolo] layer"), "%s", out);
+    snprintf(args, sizeof args, "detector map %s %s %s %s -raw %s/x.raw", P_DATA, P_CFG, P_W, P_IMG, tu_tmpdir());
+    ck_assert_int_eq(tu_saliency(NULL, args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "-box K"), "%s", out);
+    snprintf(args, sizeof args, "detector fly %s", P_DATA);
+    ck_assert_int_eq(tu_saliency(NULL, args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "unknown verb 'fly'"), "%s", out);
+}
+END_TEST
+
 Suite *make_detect_suite(void)
 {
     Suite *s = suite_create("detect");
@@ -249,5 +390,11 @@ Suite *make_detect_suite(void)
     tcase_add_test(tc, iou_and_letterbox_by_hand);
     tcase_add_test(tc, refusals_name_the_layer);
     suite_add_tcase(s, tc);
+    TCase *cli = tcase_create("detect_cli");
+    tcase_set_timeout(cli, 240);
+    tcase_add_test(cli, cli_map_is_the_engine_gradient_of_the_box);
+    tcase_add_test(cli, cli_every_method_runs);
+    tcase_add_test(cli, cli_bad_input_names_it);
+    suite_add_tcase(s, cli);
     return s;
 }

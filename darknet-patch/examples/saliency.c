@@ -15,6 +15,7 @@ void saliency_gradcheck(int argc, char **argv);
 void saliency_insdel(int argc, char **argv);
 void saliency_summarize(int argc, char **argv);
 void saliency_fool(int argc, char **argv);
+void saliency_detector(int argc, char **argv);
 
 static const struct { const char *verb; void (*run)(int argc, char **argv); const char *usage; } VERBS[] = {
     {"map", saliency_map,
@@ -24,6 +25,9 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
     {"insdel", saliency_insdel,
      "insdel <data cfg> <cfg> <weights> <image|list> [-method NAME[,NAME...]|all | -map FILE] [-substrate zero|blur]\n"
      "      [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [-seed N] [the methods' options, as map]"},
+    {"detector", saliency_detector,
+     "detector map <data cfg> <cfg> <weights> <image> [-thresh T] [-nms T] [-box K] [-method NAME|drise]\n"
+     "      [-score score|objectness|class|box] [-out PREFIX] [-raw FILE] [-batch B] [the method's options, as map]"},
     {"summarize", saliency_summarize, "summarize <csv> [<csv>...]   (the CSVs of insdel -shard k/n: the summary of one run)"},
     {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]"},
