@@ -247,6 +247,14 @@ static float match_score(const det_target *t, const network *net, int b, float *
     return best;
 }
 
+int det_method_matches(const char *method)
+{
+    static const char *names[] = {"rise", "occlusion", "igos", "igos++"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(method, names[i])) return 1;
+    return 0;
+}
+
 float det_score(void *ctx, const network *net, int b, float **d)
 {
     const det_target *t = ctx;

@@ -56,6 +56,10 @@ typedef struct {
     int match;
 } det_target;
 
+// 1 for the saliency methods that evaluate perturbed images (rise, occlusion, igos, igos++): they
+// score the target by its best match (match = 1); the gradient methods score its own entry
+int det_method_matches(const char *method);
+
 // The score of image b of the last forward (an eng_score_fn; ctx is a det_target *): with d not
 // NULL it adds ds/d(output of the head) into d[head] (the engine's adjoint buffers).
 float det_score(void *ctx, const network *net, int b, float **d);

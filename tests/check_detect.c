@@ -379,6 +379,62 @@ START_TEST(cli_bad_input_names_it)
 }
 END_TEST
 
+// detector insdel: the box's curves for a method beside random and center, one image and a list
+START_TEST(cli_insdel_scores_boxes)
+{
+    cli_files();
+    char out[16384], args[8192], csv[1024], lst[1024], img2[1100];
+    tu_path(csv, sizeof csv, "det_insdel.csv");
+    snprintf(args, sizeof args, "detector insdel %s %s %s %s -thresh 0.3 -box 0 -method vanilla,drise -masks 64 -csv %s", P_DATA, P_CFG,
+             P_W, P_IMG, csv);
+    ck_assert_int_eq(tu_saliency(NULL, args, out, sizeof out), 1);   // drise is the detector map's name, not a method of the table
+    ck_assert_msg(strstr(out, "-method vanilla,drise"), "%s", out);
+    snprintf(args, sizeof args, "detector insdel %s %s %s %s -thresh 0.3 -box 0 -method vanilla,rise -masks 64 -csv %s", P_DATA, P_CFG,
+             P_W, P_IMG, csv);
+    ck_assert_msg(tu_saliency(NULL, args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "box 0 ") && strstr(out, "explained: box 0 "), "%s", out);
+    ck_assert_msg(strstr(out, "1 boxes (0 images without one)"), "%s", out);
+    const char *names[] = {"vanilla", "rise", "random", "center"};
+    for (int k = 0; k < 4; k++) {
+        char want[64];
+        snprintf(want, sizeof want, "\n%s deletion ", names[k]);
+        const char *at = strstr(out, want);
+        ck_assert_msg(at, "no line for %s in\n%s", names[k], out);
+        double del = -1, ins = -1;
+        ck_assert_int_eq(sscanf(strstr(at, "deletion"), "deletion %lf insertion %lf", &del, &ins), 2);
+        ck_assert_msg(del >= 0 && del <= 1 && ins >= 0 && ins <= 1, "%s: %g %g", names[k], del, ins);
+    }
+    FILE *f = fopen(csv, "r");
+    ck_assert(f != NULL);
+    char line[4096];
+    int rows = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "det_img.png#0,")) rows++;
+    fclose(f);
+    ck_assert_int_eq(rows, 4);
+    // a list: the image twice (a copy), every box of each
+    tu_path(img2, sizeof img2, "det_img2.png");
+    snprintf(args, sizeof args, "cp %s %s", P_IMG, img2);
+    ck_assert_int_eq(system(args), 0);
+    tu_path(lst, sizeof lst, "det.list");
+    snprintf(line, sizeof line, "%s\n%s\n", P_IMG, img2);
+    tu_write_text(lst, line);
+    snprintf(args, sizeof args, "detector insdel %s %s %s %s -thresh 0.3 -method gradxinput", P_DATA, P_CFG, P_W, lst);
+    ck_assert_msg(tu_saliency(NULL, args, out, sizeof out) == 0, "%s", out);
+    int nbox = -1;
+    const char *b = strstr(out, "boxes (");
+    ck_assert_msg(b, "%s", out);
+    while (b > out && b[-1] != ' ') b--;
+    while (b > out && b[-1] == ' ') b--;
+    while (b > out && b[-1] >= '0' && b[-1] <= '9') b--;
+    ck_assert_int_eq(sscanf(b, "%d boxes", &nbox), 1);
+    ck_assert_msg(nbox >= 2 && nbox % 2 == 0, "%d boxes for two copies of one image:\n%s", nbox, out);
+    snprintf(args, sizeof args, "detector insdel %s %s %s %s -thresh 0.999999", P_DATA, P_CFG, P_W, P_IMG);
+    ck_assert_int_eq(tu_saliency(NULL, args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "no box above -thresh"), "%s", out);
+}
+END_TEST
+
 Suite *make_detect_suite(void)
 {
     Suite *s = suite_create("detect");
@@ -395,6 +451,7 @@ Suite *make_detect_suite(void)
     tcase_add_test(cli, cli_map_is_the_engine_gradient_of_the_box);
     tcase_add_test(cli, cli_every_method_runs);
     tcase_add_test(cli, cli_bad_input_names_it);
+    tcase_add_test(cli, cli_insdel_scores_boxes);
     suite_add_tcase(s, cli);
     return s;
 }

@@ -27,7 +27,9 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
      "      [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [-seed N] [the methods' options, as map]"},
     {"detector", saliency_detector,
      "detector map <data cfg> <cfg> <weights> <image> [-thresh T] [-nms T] [-box K] [-method NAME|drise]\n"
-     "      [-score score|objectness|class|box] [-out PREFIX] [-raw FILE] [-batch B] [the method's options, as map]"},
+     "      [-score score|objectness|class|box] [-out PREFIX] [-raw FILE] [-batch B] [the method's options, as map]\n"
+     "  detector insdel <data cfg> <cfg> <weights> <image|list> [-thresh T] [-nms T] [-box K] [-method NAME[,NAME...]]\n"
+     "      [-substrate zero|blur] [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [the methods' options]"},
     {"summarize", saliency_summarize, "summarize <csv> [<csv>...]   (the CSVs of insdel -shard k/n: the summary of one run)"},
     {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]"},

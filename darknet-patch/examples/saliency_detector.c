@@ -17,12 +17,6 @@
 #include "detect.h"
 #include "colormap.h"
 
-/* the methods that evaluate perturbed images score the best match (det_target.match) */
-static int perturbs(const char *name)
-{
-    return !strcmp(name, "rise") || !strcmp(name, "occlusion") || !strcmp(name, "igos") || !strcmp(name, "igos++");
-}
-
 static void print_line(void *ctx, const char *line)
 {
     printf("  %s: %s\n", (const char *)ctx, line);
@@ -84,10 +78,7 @@ static void detector_map(int argc, char **argv)
     char **names = sal_class_names(datacfg, &nnames);
     sal_need_file(path, "image");
     network *net = sal_load_network_batch(cfg, weights, 0, batch);
-    int classes = 0;
-    if(!det_heads(net, &classes)) sal_die("cfg '%s': no [yolo] layer: `saliency detector` explains YOLO detections (use `saliency map` for a classifier)", cfg);
-    if(nnames != classes) sal_die("data cfg '%s' names %d classes, cfg '%s' has %d in its [yolo] layers", datacfg, nnames, cfg, classes);
-    if(net->c != 3) sal_die("cfg '%s': [net] channels=%d: a detector explained here reads colour images (channels=3)", cfg, net->c);
+    sal_check_detector(net, cfg, datacfg, nnames);
     eng *e = eng_init_scored(net, det_score, &target, err, sizeof(err));
     if(!e) sal_die("cfg '%s': %s", cfg, err);
     if(raw && box < 0) sal_die("-raw FILE writes the map of one box: give -box K");
@@ -96,16 +87,8 @@ static void detector_map(int argc, char **argv)
     image sized = letterbox_image(im, net->w, net->h);
     int n = net->inputs, hw = net->w*net->h;
 
-    /* darknet's detector forward of the image alone */
-    int b0 = net->batch;
-    set_batch_network(net, 1);
-    net->train = 0;
-    memcpy(net->input, sized.data, n*sizeof(float));
-    forward_network(net);
-    det_detection *dets;
-    int nd = det_decode(net, 0, thresh, nms, &dets);
-    set_batch_network(net, b0);
-    int i;
+    int nd, i;
+    det_detection *dets = sal_detect(net, sized.data, thresh, nms, &nd);
     for(i = 0; i < nd; ++i){
         det_box r = det_unletterbox(dets[i].box, im.w, im.h, net->w, net->h);
         printf("box %d %s %.6f %.6f %.6f %.6f %.6f\n", i, names[dets[i].cls], dets[i].prob, r.x, r.y, r.w, r.h);
@@ -119,7 +102,7 @@ static void detector_map(int argc, char **argv)
     char buf[4096], cap[256];
     for(i = box >= 0 ? box : 0; i < (box >= 0 ? box + 1 : nd); ++i){
         target.d = dets[i];
-        target.match = perturbs(m->name);
+        target.match = det_method_matches(m->name);
         if(!layer_given) o.layer = dets[i].layer - 1;   /* Grad-CAM: the layer feeding the box's head */
         mth_info info = {"", 0};
         info.log = print_line;
@@ -153,10 +136,13 @@ static void detector_map(int argc, char **argv)
     sal_free_strings(names, nnames);
 }
 
+void saliency_insdel_detector(int argc, char **argv);
+
 void saliency_detector(int argc, char **argv)
 {
     if(argc < 4){ saliency_usage_of("detector"); exit(1); }
     if(!strcmp(argv[3], "map")) detector_map(argc, argv);
+    else if(!strcmp(argv[3], "insdel")) saliency_insdel_detector(argc, argv);
     else {
         fprintf(stderr, "darknet saliency detector: unknown verb '%s'\n", argv[3]);
         saliency_usage_of("detector");

@@ -4,7 +4,11 @@
    a map from a file, and beside them, always, a random and a centred Gaussian map.
    Per image and map: the pixels ranked by decreasing heat (mth_heat_of), the curves' n + 1 images
    batched through eng_predict, their AUCs; then the means (src/insdel_table.h, which
-   `saliency summarize` shares, so shards merge to the same numbers), a CSV and a plot. */
+   `saliency summarize` shares, so shards merge to the same numbers), a CSV and a plot.
+   `darknet saliency detector insdel` is the same for a YOLO detector's boxes: the image letterboxed
+   as `detector test` does, every box above -thresh (or -box K) explained and scored, at every step
+   of the curves, by D-RISE's similarity of the best match to the box (src/detect.h); the CSV's
+   image column is then "<path>#<box>" and its class the box's. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@
 #include "insdel_table.h"
 #include "numparse.h"
 #include "rng.h"
+#include "detect.h"
 
 enum { MAP_METHOD, MAP_FILE, MAP_RANDOM, MAP_CENTER };
 typedef struct { const char *name; int kind; const mth_def *m; } insdel_map;
@@ -156,7 +161,7 @@ static void text_add(text *t, const char *s, size_t n)
 }
 
 static void write_plot(const char *file, const insdel_map *maps, int nmaps, const double *sum_del, const double *sum_ins,
-                       int npts, int hw, int step, long nimages, const char *substrate, const itab *t)
+                       int npts, int hw, int step, long nimages, const char *substrate, const itab *t, const char *ylabel)
 {
     char prefix[4096], title[2][256], leg[64][96];
     snprintf(prefix, sizeof(prefix), "%s", file);
@@ -185,7 +190,7 @@ static void write_plot(const char *file, const insdel_map *maps, int nmaps, cons
             legend[i] = leg[i];
             for(k = 0; k < npts; ++k) ys[(size_t)i*npts + k] = sum[(size_t)i*npts + k]/nimages;
         }
-        panels[panel] = sal_plot(title[panel], "fraction of the pixels moved (most salient first)", "p(class)", xs, ys,
+        panels[panel] = sal_plot(title[panel], "fraction of the pixels moved (most salient first)", ylabel, xs, ys,
                                  nmaps < 64 ? nmaps : 64, npts, legend, (const float (*)[3])rgb, 640, 440);
     }
     image both = sal_montage(panels, NULL, 2, panels[0].h);
@@ -196,14 +201,29 @@ static void write_plot(const char *file, const insdel_map *maps, int nmaps, cons
     free(xs); free(ys); free(rgb); free(legend);
 }
 
-void saliency_insdel(int argc, char **argv)
+/* det: `saliency detector insdel` (the arguments one further on) */
+static void insdel_main(int argc, char **argv, int det)
 {
     static const char *own[] = {"-method", "-map", "-substrate", "-step", "-csv", "-plot", "-shard", "-batch", "-n", 0};
-    if(argc < 7){ saliency_usage_of("insdel"); exit(1); }
-    char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5], *input = argv[6];
-    const char **flags = sal_flags_with_methods(own);
-    sal_check_flags(argc, argv, 7, flags);
+    static const char *own_det[] = {"-method", "-map", "-substrate", "-step", "-csv", "-plot", "-shard", "-batch", "-n",
+                                    "-thresh", "-nms", "-box", "-score", 0};
+    int a0 = det ? 4 : 3;
+    if(argc < a0 + 4){ saliency_usage_of(det ? "detector" : "insdel"); exit(1); }
+    char *datacfg = argv[a0], *cfg = argv[a0 + 1], *weights = argv[a0 + 2], *input = argv[a0 + 3];
+    const char **flags = sal_flags_with_methods(det ? own_det : own);
+    sal_check_flags(argc, argv, a0 + 4, flags);
     free(flags);
+    float thresh = 0.5f, nms = 0.45f;
+    int want_box = -1;
+    det_target target;
+    memset(&target, 0, sizeof target);
+    if(det){
+        thresh = sal_flag_real(argc, argv, "-thresh", 0.5, 0, 0, 1, 1);
+        nms = sal_flag_real(argc, argv, "-nms", 0.45, 0, 0, 1, 0);
+        want_box = sal_flag_int(argc, argv, "-box", -1, 0, 1 << 20);
+        char *kind = sal_flag_str(argc, argv, "-score", "score");
+        if(det_kind_parse(kind, &target.kind)) sal_die("-score %s: allowed: %s", kind, det_kind_names());
+    }
     char *methods = sal_flag_str(argc, argv, "-method", 0);
     char *mapfile = sal_flag_str(argc, argv, "-map", 0);
     if(methods && mapfile) sal_die("-method and -map: give one (a -map FILE is scored beside random and center)");
@@ -218,6 +238,8 @@ void saliency_insdel(int argc, char **argv)
     int nmax = sal_flag_int(argc, argv, "-n", 1 << 30, 1, 1 << 30);
     mth_opts o;
     sal_method_options(argc, argv, &o);
+    int layer_given = o.layer >= 0;
+    if(det && mapfile) sal_die("-map goes with `saliency insdel` (a classifier's map); a detector's boxes are explained by -method");
     int nmaps;
     insdel_map *maps = read_maps(methods, mapfile, &nmaps);
     int batch = sal_flag_int(argc, argv, "-batch", sal_default_batch(cfg), 1, 4096);
@@ -242,15 +264,16 @@ void saliency_insdel(int argc, char **argv)
     int nnames = 0;
     char **names = sal_class_names(datacfg, &nnames);
     network *net = sal_load_network_batch(cfg, weights, 0, batch);
+    if(det) sal_check_detector(net, cfg, datacfg, nnames);
     if(net->w <= 0 || net->h <= 0) sal_die("cfg '%s': [net] width=%d height=%d: an image classifier needs both > 0", cfg, net->w, net->h);
     if(net->c != 1 && net->c != 3) sal_die("cfg '%s': [net] channels=%d does not fit an image (1 or 3 channels)", cfg, net->c);
     if(net->inputs != net->w*net->h*net->c) sal_die("cfg '%s': [net] inputs=%d does not fit width*height*channels=%d", cfg, net->inputs, net->w*net->h*net->c);
     char err[1024];
     /* a -map alone needs only the forward pass */
-    eng *e = eng_init_for(net, !mapfile, err, sizeof(err));
+    eng *e = det ? eng_init_scored(net, det_score, &target, err, sizeof(err)) : eng_init_for(net, !mapfile, err, sizeof(err));
     if(!e) sal_die("cfg '%s': %s", cfg, err);
     int K = eng_classes(e), c = net->c, h = net->h, w = net->w, hw = h*w, m = net->inputs;
-    if(nnames != K) sal_die("data cfg '%s' names %d classes, cfg '%s' has %d outputs", datacfg, nnames, cfg, K);
+    if(!det && nnames != K) sal_die("data cfg '%s' names %d classes, cfg '%s' has %d outputs", datacfg, nnames, cfg, K);
     if(!step) step = (hw + 49)/50;
     int nsteps = insdel_steps(hw, step), npts = nsteps + 1;
     float *file_map = mapfile ? read_map_file(mapfile, h, w) : 0;
@@ -270,63 +293,99 @@ void saliency_insdel(int argc, char **argv)
     sal_progress_init(&prog, "insdel", "images", count);
     double t0 = what_time_is_it_now();
     int done = 0, j;
+    int ntargets = 0, noboxes = 0;
     for(i = shard; i < total; i += shards){
-        image im = sal_load_image(paths[i], w, h, c);
-        const float *x = im.data;
-        eng_predict(e, x, 1, NULL, sc.p);
-        sc.evaluations++;
-        int cls = max_index(sc.p, K);
+        image im = det ? sal_load_image(paths[i], 0, 0, 3) : sal_load_image(paths[i], w, h, c);
+        image sized = det ? letterbox_image(im, w, h) : im;
+        const float *x = sized.data;
+        /* the targets: the predicted class, or a detector's boxes */
+        int cls = 0, nd = 1, d0 = 0, d1 = 1, bx;
+        det_detection *dets = 0;
+        if(det){
+            dets = sal_detect(net, x, thresh, nms, &nd);
+            sc.evaluations++;
+            d0 = want_box >= 0 ? want_box : 0;
+            d1 = want_box >= 0 ? (want_box < nd ? want_box + 1 : 0) : nd;
+            if(d1 <= d0) ++noboxes;
+            for(bx = d0; one && bx < d1; ++bx){
+                det_box r = det_unletterbox(dets[bx].box, im.w, im.h, w, h);
+                printf("box %d %s %.6f %.6f %.6f %.6f %.6f\n", bx, names[dets[bx].cls], dets[bx].prob, r.x, r.y, r.w, r.h);
+            }
+        } else {
+            eng_predict(e, x, 1, NULL, sc.p);
+            sc.evaluations++;
+            cls = max_index(sc.p, K);
+            if(one) printf("predicted: %d %s %.6f\n", cls, names[cls], sc.p[cls]);
+        }
         sc.cls = cls;
-        if(one) printf("predicted: %d %s %.6f\n", cls, names[cls], sc.p[cls]);
         if(blur_gauss(x, c, h, w, 11, 5, blurred)) sal_die("out of memory for the blurred image");
         const float *sub = strcmp(substrate, "blur") ? zero : blurred;
-        for(j = 0; j < nmaps; ++j){
-            const insdel_map *mp = &maps[j];
-            if(mp->kind == MAP_METHOD){
-                mth_info info = {"", 0};
-                if(mp->m->fn(e, x, cls, &o, map, &info, err, sizeof(err))) sal_die("-method %s on '%s': %s", mp->name, paths[i], err);
-                mth_heat_of(mp->m, map, c, h, w, heat);
-                method_evals += info.evaluations;
-                if(one) printf("explained: %d %s (%s): %s; %ld images through the network\n", cls, names[cls], mp->name,
-                               info.line, info.evaluations);
+        for(bx = d0; bx < d1; ++bx){
+            char key[4200];
+            snprintf(key, sizeof(key), det ? "%s#%d" : "%s", paths[i], bx);
+            int row_cls = det ? dets[bx].cls : cls;
+            if(det){
+                target.d = dets[bx];
+                if(!layer_given) o.layer = dets[bx].layer - 1;
             }
-            else if(mp->kind == MAP_FILE) memcpy(heat, file_map, hw*sizeof(float));
-            else if(mp->kind == MAP_RANDOM) random_map(o.seed, i, heat, hw);
-            else memcpy(heat, center, hw*sizeof(float));
-            if(insdel_order(heat, hw, order)) sal_die("out of memory for the pixel order");
-            if(insdel_curve(x, sub, c, hw, order, step, eng_batch(e), score_class, &sc, del) ||
-               insdel_curve(blurred, x, c, hw, order, step, eng_batch(e), score_class, &sc, ins))
-                sal_die("out of memory for the curves' images");
-            double da = insdel_auc(del, nsteps), ia = insdel_auc(ins, nsteps);
-            if(!isfinite(da) || !isfinite(ia)) sal_die("'%s', map %s: the network gave a non-finite probability (AUC %g, %g)", paths[i], mp->name, da, ia);
-            long long dm = itab_micro(da), imc = itab_micro(ia);
-            if(itab_add(t, paths[i], cls, mp->name, dm, imc, "this run", err, sizeof(err))) sal_die("%s", err);
-            char row[8192];
-            int len = itab_row(row, sizeof(row), paths[i], cls, mp->name, dm, imc);
-            if(len < 0) sal_die("image path '%s' is too long for a CSV row", paths[i]);
-            text_add(&rows, row, len);
-            int k;
-            for(k = 0; k < npts; ++k){ sum_del[(size_t)j*npts + k] += del[k]; sum_ins[(size_t)j*npts + k] += ins[k]; }
+            ++ntargets;
+            for(j = 0; j < nmaps; ++j){
+                const insdel_map *mp = &maps[j];
+                if(mp->kind == MAP_METHOD){
+                    mth_info info = {"", 0};
+                    target.match = det_method_matches(mp->name);
+                    if(mp->m->fn(e, x, cls, &o, map, &info, err, sizeof(err))) sal_die("-method %s on '%s': %s", mp->name, paths[i], err);
+                    mth_heat_of(mp->m, map, c, h, w, heat);
+                    method_evals += info.evaluations;
+                    if(one && det) printf("explained: box %d %s (%s): %s; %ld images through the network\n", bx, names[row_cls],
+                                          mp->name, info.line, info.evaluations);
+                    else if(one) printf("explained: %d %s (%s): %s; %ld images through the network\n", cls, names[cls], mp->name,
+                                        info.line, info.evaluations);
+                }
+                else if(mp->kind == MAP_FILE) memcpy(heat, file_map, hw*sizeof(float));
+                else if(mp->kind == MAP_RANDOM) random_map(o.seed, i, heat, hw);
+                else memcpy(heat, center, hw*sizeof(float));
+                if(insdel_order(heat, hw, order)) sal_die("out of memory for the pixel order");
+                target.match = 1;   /* a detector's curves: the best match on each perturbed image */
+                if(insdel_curve(x, sub, c, hw, order, step, eng_batch(e), score_class, &sc, del) ||
+                   insdel_curve(blurred, x, c, hw, order, step, eng_batch(e), score_class, &sc, ins))
+                    sal_die("out of memory for the curves' images");
+                double da = insdel_auc(del, nsteps), ia = insdel_auc(ins, nsteps);
+                if(!isfinite(da) || !isfinite(ia)) sal_die("'%s', map %s: the network gave a non-finite probability (AUC %g, %g)", paths[i], mp->name, da, ia);
+                long long dm = itab_micro(da), imc = itab_micro(ia);
+                if(itab_add(t, key, row_cls, mp->name, dm, imc, "this run", err, sizeof(err))) sal_die("%s", err);
+                char row[8192];
+                int len = itab_row(row, sizeof(row), key, row_cls, mp->name, dm, imc);
+                if(len < 0) sal_die("image path '%s' is too long for a CSV row", paths[i]);
+                text_add(&rows, row, len);
+                int k;
+                for(k = 0; k < npts; ++k){ sum_del[(size_t)j*npts + k] += del[k]; sum_ins[(size_t)j*npts + k] += ins[k]; }
+            }
         }
+        free(dets);
+        if(det) free_image(sized);
         free_image(im);
         sal_progress_update(&prog, ++done);
     }
     sal_progress_done(&prog);
     double secs = what_time_is_it_now() - t0;
 
+    if(det && !ntargets) sal_die("no box above -thresh %g%s in %d image%s: nothing to score", thresh,
+                                 want_box >= 0 ? " with that -box index" : "", done, done == 1 ? "" : "s");
     if(csv){
         sal_write_file(csv, rows.s, rows.n);
-        printf("wrote: %s (%d rows)\n", csv, done*nmaps);
+        printf("wrote: %s (%d rows)\n", csv, ntargets*nmaps);
     }
     if(plot){
-        write_plot(plot, maps, nmaps, sum_del, sum_ins, npts, hw, step, done, substrate, t);
+        write_plot(plot, maps, nmaps, sum_del, sum_ins, npts, hw, step, ntargets, substrate, t, det ? "match to the box" : "p(class)");
         printf("wrote: %s%s\n", plot, strlen(plot) > 4 && !strcmp(plot + strlen(plot) - 4, ".png") ? "" : ".png");
     }
     if(one) printf("insdel: '%s', ", input);
     else if(shards > 1) printf("insdel: %d images (shard %d/%d of the first %d of '%s'), ", done, shard, shards, total, input);
     else printf("insdel: %d images (the first %d of '%s'), ", done, total, input);
-    printf("substrate %s, step %d pixels (%d steps, %d images a curve), score: p of the predicted class\n",
-           substrate, step, nsteps, npts);
+    if(det) printf("%d boxes (%d image%s without one), ", ntargets, noboxes, noboxes == 1 ? "" : "s");
+    printf("substrate %s, step %d pixels (%d steps, %d images a curve), score: %s\n", substrate, step, nsteps, npts,
+           det ? "D-RISE's similarity of the best match to the box" : "p of the predicted class");
     printf("insdel: %ld images through the network (%ld for the methods' maps), batch %d, %.1f s, %.2f images/s\n",
            sc.evaluations + method_evals, method_evals, eng_batch(e), secs, secs > 0 ? done/secs : 0);
     char line[1024];
@@ -343,3 +402,6 @@ void saliency_insdel(int argc, char **argv)
     eng_free(e);
     free_network(net);
 }
+
+void saliency_insdel(int argc, char **argv) { insdel_main(argc, argv, 0); }
+void saliency_insdel_detector(int argc, char **argv) { insdel_main(argc, argv, 1); }

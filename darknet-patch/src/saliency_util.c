@@ -528,3 +528,27 @@ image sal_montage(const image *pics, const char *const *captions, int n, int hei
     free(colw);
     return out;
 }
+
+// ---- detectors ---------------------------------------------------------------------------------
+
+det_detection *sal_detect(network *net, const float *x, float thresh, float nms, int *n)
+{
+    int b0 = net->batch, train = net->train;
+    set_batch_network(net, 1);
+    net->train = 0;
+    memcpy(net->input, x, net->inputs*sizeof(float));
+    forward_network(net);
+    det_detection *d;
+    *n = det_decode(net, 0, thresh, nms, &d);
+    set_batch_network(net, b0);
+    net->train = train;
+    return d;
+}
+
+void sal_check_detector(network *net, const char *cfg, const char *datacfg, int nnames)
+{
+    int classes = 0;
+    if(!det_heads(net, &classes)) sal_die("cfg '%s': no [yolo] layer: `saliency detector` explains YOLO detections (use `saliency map` for a classifier)", cfg);
+    if(nnames != classes) sal_die("data cfg '%s' names %d classes, cfg '%s' has %d in its [yolo] layers", datacfg, nnames, cfg, classes);
+    if(net->c != 3) sal_die("cfg '%s': [net] channels=%d: a detector explained here reads colour images (channels=3)", cfg, net->c);
+}

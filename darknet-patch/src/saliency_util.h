@@ -8,6 +8,7 @@
 #include "darknet.h"
 #include "engine.h"
 #include "methods.h"
+#include "detect.h"
 
 /* prints "darknet saliency: <message>" to stderr and exits 1 (stdout and stderr flushed, no
    atexit handlers or static destructors: safe while darknet's loader thread runs) */
@@ -89,6 +90,15 @@ const char **sal_flags_with_methods(const char *const *own);
 /* dies on an argument from argv[first] on that is not one of known (the flags that take a value)
    followed by its value, or a flag given twice */
 void sal_check_flags(int argc, char **argv, int first, const char **known);
+
+/* ---- detectors ---- */
+/* darknet's detector forward of one image x (the network input, letterboxed as `detector test`
+   does) at batch 1, the net's batch put back: its detections (detect.h det_decode), malloc'd, their
+   count in *n */
+det_detection *sal_detect(network *net, const float *x, float thresh, float nms, int *n);
+/* a detector's [yolo] layers and classes checked against the data cfg (names) and an image input:
+   dies naming the cfg otherwise */
+void sal_check_detector(network *net, const char *cfg, const char *datacfg, int nnames);
 
 /* ---- pictures ---- */
 /* A montage: n pictures (1 or 3 channels, any sizes) side by side on white, each scaled by
