@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include <math.h>
 #include "darknet.h"
 #include "data.h"
 #include "saliency_util.h"
@@ -295,6 +296,203 @@ START_TEST(out_dir_holding_a_label_is_refused)
 }
 END_TEST
 
+
+// ---- fashion-scenes ---------------------------------------------------------------------------
+
+#define GSZ 12
+
+// darknet's reader of an image's boxes (data.c: load_data_detection's, in no header)
+void fill_truth_detection(char *path, int num_boxes, float *truth, int classes, int flip, float dx, float dy, float sx, float sy);
+
+// Fashion-MNIST-like idx files of n garments GSZ x GSZ (a bright blob on black) with labels
+// i % 10, gzipped, as <tmp>/src/<base>-*-idx*-ubyte.gz
+static void write_garments(const char *base, int n)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/src/%s-images-idx3-ubyte", tmp, base);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    put32(f, 2051);
+    put32(f, n);
+    put32(f, GSZ);
+    put32(f, GSZ);
+    for (int i = 0; i < n; i++)
+        for (int y = 0; y < GSZ; y++)
+            for (int x = 0; x < GSZ; x++) {
+                int in = y >= 2 && y < GSZ - 2 && x >= 1 + i % 3 && x < GSZ - 1;
+                fputc(in ? 60 + (i*31 + y*7 + x*5) % 190 : 0, f);
+            }
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/src/%s-labels-idx1-ubyte", tmp, base);
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    put32(f, 2049);
+    put32(f, n);
+    for (int i = 0; i < n; i++) fputc(i % 10, f);
+    fclose(f);
+}
+
+static void make_garments(void)
+{
+    write_garments("train", 20);
+    write_garments("t10k", 10);
+    gzip_src();
+}
+
+static int scenes(const char *outdir, const char *extra, char *out, size_t n)
+{
+    char cmd[2048], log[512];
+    snprintf(log, sizeof(log), "%s/log", tmp);
+    snprintf(cmd, sizeof(cmd), "%s saliency prepare fashion-scenes %s/%s -src %s/src %s > %s 2>&1",
+             darknet_bin(), tmp, outdir, tmp, extra, log);
+    int st = system(cmd);
+    FILE *f = fopen(log, "r");
+    size_t got = f ? fread(out, 1, n - 1, f) : 0;
+    out[got] = 0;
+    if (f) fclose(f);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    tu_check_sanitizer(cmd, rc, out);
+    return rc;
+}
+
+START_TEST(scenes_masks_labels_and_lists)
+{
+    char out[8192], path[512];
+    make_garments();
+    ck_assert_msg(scenes("sc", "-n 12 -test 4 -size 32 -seed 5", out, sizeof(out)) == 0, "%s", out);
+
+    snprintf(path, sizeof(path), "%s/sc/scenes.data", tmp);
+    list *opts = read_data_cfg(path);
+    ck_assert_int_eq(option_find_int(opts, "classes", 0), 10);
+    char **labels = get_labels(option_find_str(opts, "labels", ""));
+    ck_assert_str_eq(labels[0], ".tshirt.");
+    ck_assert_str_eq(labels[9], ".boot.");
+    char expect[512];
+    snprintf(expect, sizeof(expect), "%s/sc/backup", tmp);
+    ck_assert_int_eq(access(expect, W_OK), 0);
+
+    const char *sets[2] = {"train", "test"};
+    int counts[2] = {12, 4}, several = 0;
+    for (int s = 0; s < 2; s++) {
+        snprintf(path, sizeof(path), "%s/sc/%s.tags", tmp, sets[s]);
+        FILE *tf = fopen(path, "r");
+        ck_assert_ptr_nonnull(tf);
+        list *plist = get_paths(s ? option_find_str(opts, "valid", "") : option_find_str(opts, "train", ""));
+        char **paths = (char **)list_to_array(plist);
+        ck_assert_int_eq(plist->size, counts[s]);
+        for (int i = 0; i < counts[s]; i++) {
+            // the tag line: the path, then its classes
+            char line[1024], *tok;
+            ck_assert_ptr_nonnull(fgets(line, sizeof(line), tf));
+            line[strcspn(line, "\n")] = 0;
+            tok = strtok(line, " ");
+            ck_assert_str_eq(tok, paths[i]);
+            float tags[10] = {0};
+            int ntags = 0;
+            while ((tok = strtok(NULL, " "))) { tags[atoi(tok)] = 1; ++ntags; }
+            several += ntags > 1;
+            // darknet's classifier reads the same classes from the path (multi-hot)
+            float truth[10];
+            fill_truth(paths[i], labels, 10, truth);
+            for (int k = 0; k < 10; k++) ck_assert_msg(truth[k] == tags[k], "%s: class %d", paths[i], k);
+            // darknet's detector finds the boxes (beside the image) and reads them; their
+            // classes are the tags
+            float boxes[5 * 8] = {0};
+            fill_truth_detection(paths[i], 8, boxes, 10, 0, 0, 0, 1, 1);
+            int nb = 0;
+            for (int k = 0; k < 8 && boxes[5 * k + 2] > 0; k++, nb++) {
+                int id = (int)boxes[5 * k + 4];
+                ck_assert_msg(tags[id] == 1, "%s: box of class %d not in its tags", paths[i], id);
+                ck_assert(boxes[5 * k] > 0 && boxes[5 * k] < 1 && boxes[5 * k + 3] > 0 && boxes[5 * k + 3] <= 1);
+            }
+            ck_assert_int_ge(nb, ntags);
+            ck_assert_int_le(nb, 3);
+            // the image and its mask: 32 x 32, mask values the tags' classes + 1 and 0, each
+            // tagged class present, and the box of each class covers its mask pixels
+            image im = load_image(paths[i], 0, 0, 3);
+            ck_assert_int_eq(im.w, 32);
+            ck_assert_int_eq(im.h, 32);
+            free_image(im);
+            char mpath[600];
+            snprintf(mpath, sizeof(mpath), "%.*s_mask.png", (int)strlen(paths[i]) - 4, paths[i]);
+            image m = load_image(mpath, 0, 0, 1);
+            ck_assert_int_eq(m.c, 1);
+            ck_assert_int_eq(m.w * m.h, 32 * 32);
+            int present[11] = {0};
+            for (int p = 0; p < 32 * 32; p++) {
+                int v = (int)(m.data[p] * 255 + .5f);
+                ck_assert_msg(v == 0 || (v <= 10 && tags[v - 1] == 1), "%s pixel %d: %d", mpath, p, v);
+                present[v] = 1;
+                if (!v) continue;
+                int x = p % 32, y = p / 32, inside = 0;
+                for (int k = 0; k < nb; k++) {
+                    float *b = boxes + 5 * k;
+                    if ((int)b[4] == v - 1 && fabsf(x + .5f - b[0] * 32) <= b[2] * 16 + 1e-3f && fabsf(y + .5f - b[1] * 32) <= b[3] * 16 + 1e-3f) inside = 1;
+                }
+                ck_assert_msg(inside, "%s: mask pixel (%d, %d) of class %d outside its boxes", mpath, x, y, v - 1);
+            }
+            ck_assert_int_eq(present[0], 1);
+            for (int k = 0; k < 10; k++) ck_assert_int_eq(present[k + 1], (int)tags[k]);
+            free_image(m);
+        }
+        fclose(tf);
+        free_ptrs((void **)paths, plist->size);
+        free_list(plist);
+    }
+    ck_assert_int_gt(several, 0);
+    sal_free_strings(labels, 10);
+    sal_free_data_cfg(opts);
+}
+END_TEST
+
+START_TEST(scenes_rerun_keeps_files_seed_rewrites)
+{
+    char out[8192], path[512];
+    make_garments();
+    ck_assert_msg(scenes("sc", "-n 6 -test 2 -size 24", out, sizeof(out)) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "train: 6 scenes, 6 written") != NULL, "%s", out);
+    snprintf(path, sizeof(path), "%s/sc/train.list", tmp);
+    char first[8192];
+    strcpy(first, slurp(path));
+    ck_assert_msg(scenes("sc", "-n 6 -test 2 -size 24", out, sizeof(out)) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "train: 6 scenes, 0 written, 6 already there") != NULL, "second run rewrote files: %s", out);
+    ck_assert_str_eq(slurp(path), first);
+    // fewer scenes: the first ones are the same scenes (kept)
+    ck_assert_msg(scenes("sc", "-n 3 -test 2 -size 24", out, sizeof(out)) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "train: 3 scenes, 0 written, 3 already there") != NULL, "%s", out);
+    ck_assert_msg(scenes("sc", "-n 6 -test 2 -size 24 -seed 2", out, sizeof(out)) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "train: 6 scenes, 0 written") == NULL, "another seed kept every file: %s", out);
+    ck_assert_msg(scenes("sc", "-n 6 -test 2 -size 24 -objects 2:2", out, sizeof(out)) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "12 garments") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(scenes_bad_input_fails)
+{
+    char out[8192];
+    make_garments();
+    ck_assert_int_eq(scenes("sc", "-objects 3:1", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "-objects '3:1': give MIN:MAX") != NULL, "%s", out);
+    ck_assert_int_eq(scenes("sc", "-objects two", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "-objects 'two'") != NULL, "%s", out);
+    ck_assert_int_eq(scenes("sc", "-size 4", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "-size") != NULL, "%s", out);
+    ck_assert_int_eq(scenes("sc", "-n 0", out, sizeof(out)), 1);
+    ck_assert_int_eq(scenes("sc", "-depth 3", out, sizeof(out)), 1);
+    // an output directory darknet's detector would map elsewhere, or holding a class label
+    ck_assert_int_eq(scenes("my_images", "-n 2", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "darknet's detector would look for the labels of") != NULL, "%s", out);
+    ck_assert_int_eq(scenes("x.bag.d", "-n 2", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "darknet would read the classes of") != NULL, "%s", out);
+    // no source
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -f %s/src/t10k*", tmp);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(scenes("sc", "-n 2", out, sizeof(out)), 1);
+    ck_assert_msg(strstr(out, "t10k-images-idx3-ubyte.gz' (nor") != NULL, "%s", out);
+}
+END_TEST
+
 Suite *make_prepare_suite(void)
 {
     Suite *s = suite_create("prepare");
@@ -308,6 +506,13 @@ Suite *make_prepare_suite(void)
     tcase_add_test(tc, wrong_magic_and_missing_files_fail);
     tcase_add_test(tc, plain_idx_files_are_read_too);
     tcase_add_test(tc, out_dir_holding_a_label_is_refused);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fashion-scenes");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, scenes_masks_labels_and_lists);
+    tcase_add_test(tc, scenes_rerun_keeps_files_seed_rewrites);
+    tcase_add_test(tc, scenes_bad_input_fails);
     suite_add_tcase(s, tc);
     return s;
 }

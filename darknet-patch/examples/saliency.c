@@ -32,7 +32,8 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
      "      [-substrate zero|blur] [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [the methods' options]"},
     {"summarize", saliency_summarize, "summarize <csv> [<csv>...]   (the CSVs of insdel -shard k/n: the summary of one run)"},
     {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
-    {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]"},
+    {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
+     "      prepare fashion-scenes <out dir> [-n N] [-test M] [-size S] [-objects MIN:MAX] [-seed K] [-src DIR]"},
     {"compare", saliency_compare, "compare <image a> <image b> [-metric NAME|all]"},
     {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]"},
     {"gradcheck", saliency_gradcheck,

@@ -2,7 +2,11 @@
    Fashion-MNIST (Debian's dataset-fashion-mnist, gzipped or not) into what `darknet classifier`
    reads: one PNG per image whose name carries its class, train/test lists, labels, names and a
    data cfg. The headers and sizes are checked first; every output is written through a temporary
-   file and a rename, and files already there are kept, so an interrupted run just runs again. */
+   file and a rename, and files already there are kept, so an interrupted run just runs again.
+   `darknet saliency prepare fashion-scenes <out dir>`: scenes of 1-3 garments with ground truth
+   (src/scenes.h): per scene the PNG, its class mask, darknet's detection labels beside it, and
+   the lists and data cfg that `darknet classifier train` (multi-label, the classes in the file
+   name) and `darknet detector train` read. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,8 @@
 #include "darknet.h"
 #include "saliency_util.h"
 #include "idx.h"
+#include "numparse.h"
+#include "scenes.h"
 
 #define PREP_SRC "/usr/share/datasets/fashion-mnist"
 #define PREP_CLASSES 10
@@ -37,7 +43,14 @@ static void prep_usage(void)
     fprintf(stderr,
         "  -train N, -test N  the first N images of each set (default: all)\n"
         "  -size S            PNGs resized to S x S pixels (default: the native 28 x 28)\n"
-        "  -src DIR           where the idx files are (default " PREP_SRC ")\n");
+        "  -src DIR           where the idx files are (default " PREP_SRC ")\n"
+        "fashion-scenes:\n"
+        "  -n N               training scenes (default 5000), from Fashion-MNIST's training images\n"
+        "  -test M            test scenes (default N/5), from its test images\n"
+        "  -size S            scenes of S x S pixels (default 64)\n"
+        "  -objects MIN:MAX   garments per scene (default 1:3)\n"
+        "  -seed K            the scenes drawn (default 1); the same K, the same files\n"
+        "  -src DIR           as above\n");
 }
 
 static uint32_t prep_be32(const unsigned char *p)
@@ -181,13 +194,16 @@ static prep_text prep_write_set(idx_file *imgs, idx_file *labs, int count, int s
     return list;
 }
 
+static void prepare_scenes(int argc, char **argv);
+
 void saliency_prepare(int argc, char **argv)
 {
     static const char *flags[] = {"-train", "-test", "-size", "-src", 0};
     int i;
     if(argc < 5){ prep_usage(); exit(1); }
     char *dataset = argv[3], *outdir = argv[4];
-    if(strcmp(dataset, "fashion-mnist")) sal_die("prepare: unknown data set '%s' (known: fashion-mnist)", dataset);
+    if(!strcmp(dataset, "fashion-scenes")){ prepare_scenes(argc, argv); return; }
+    if(strcmp(dataset, "fashion-mnist")) sal_die("prepare: unknown data set '%s' (known: fashion-mnist, fashion-scenes)", dataset);
     sal_check_flags(argc, argv, 5, flags);
     char *src = sal_flag_str(argc, argv, "-src", PREP_SRC);
     int ntrain = sal_flag_int(argc, argv, "-train", -1, 1, 100000000);
@@ -249,4 +265,225 @@ void saliency_prepare(int argc, char **argv)
     snprintf(path, sizeof(path), "%s/fashion.data", outdir);
     sal_write_file(path, data, n);
     printf("wrote: %s %s %s %s %s (%d train, %d test images)\n", path, trainlist, testlist, labels, names, counts[0], counts[1]);
+}
+
+/* ---- fashion-scenes ------------------------------------------------------------------------- */
+
+/* An image path's classes for darknet's classifier: the file name carries ".<token>." for each
+   class of the scene (fill_truth's strstr gives the multi-hot truth a [logistic] output trains on).
+   Checked: exactly the scene's classes are found in the whole path. */
+static void scn_check_classes(const char *path, const char *outdir, const int *has)
+{
+    char label[64];
+    int i;
+    for(i = 0; i < PREP_CLASSES; ++i){
+        snprintf(label, sizeof(label), ".%s.", prep_token[i]);
+        if(!strstr(path, label) != !has[i])
+            sal_die("darknet would read the classes of '%s' wrongly (labels are matched anywhere in the path): "
+                    "choose an output directory whose name has no '.<class>.' in it, not '%s'", path, outdir);
+    }
+}
+
+/* darknet's detector reads the boxes of an image from the path fill_truth_detection (data.c) makes
+   by find_replace: images, JPEGImages and raw become labels, the first .jpg/.png/.JPG/.JPEG .txt.
+   The labels are written beside the image, so that path must be ours: checked here. */
+static void scn_check_label_path(const char *png, const char *txt, const char *outdir)
+{
+    char p[4096];
+    find_replace((char *)png, "images", "labels", p);
+    find_replace(p, "JPEGImages", "labels", p);
+    find_replace(p, "raw", "labels", p);
+    find_replace(p, ".jpg", ".txt", p);
+    find_replace(p, ".png", ".txt", p);
+    find_replace(p, ".JPG", ".txt", p);
+    find_replace(p, ".JPEG", ".txt", p);
+    if(strcmp(p, txt))
+        sal_die("darknet's detector would look for the labels of '%s' in '%s', not beside it: choose an output "
+                "directory whose name has none of 'images', 'JPEGImages', 'raw', '.jpg', '.png', '.JPG', '.JPEG', not '%s'",
+                png, p, outdir);
+}
+
+/* 1 when path holds exactly these bytes */
+static int scn_file_is(const char *path, const char *data, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if(!f) return 0;
+    int same = 1;
+    size_t i;
+    for(i = 0; i < n && same; ++i) if(fgetc(f) != (unsigned char)data[i]) same = 0;
+    if(same && fgetc(f) != EOF) same = 0;
+    fclose(f);
+    return same;
+}
+
+/* 1 when path is a PNG of c channels holding exactly the bytes px (c, h, w) */
+static int scn_png_is(const char *path, const unsigned char *px, int w, int h, int c)
+{
+    image im;
+    char err[8400];
+    if(!prep_png_is(path, w, h)) return 0;
+    if(sal_read_image(path, 0, 0, c, &im, err, sizeof(err))) return 0;
+    int same = im.w == w && im.h == h && im.c == c;
+    size_t i;
+    for(i = 0; same && i < (size_t)w*h*c; ++i) if((int)floorf(im.data[i]*255.f + .5f) != px[i]) same = 0;
+    free_image(im);
+    return same;
+}
+
+/* writes px (c, h, w) bytes as <prefix>.png unless it already holds them; 1 when written */
+static int scn_put_png(const char *prefix, const unsigned char *px, int w, int h, int c)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s.png", prefix);
+    if(scn_png_is(path, px, w, h, c)) return 0;
+    image im = make_image(w, h, c);
+    size_t i;
+    for(i = 0; i < (size_t)w*h*c; ++i) im.data[i] = px[i]/255.f;
+    sal_save_png(im, prefix);
+    free_image(im);
+    return 1;
+}
+
+static int scn_put_text(const char *path, const char *data, size_t n)
+{
+    if(scn_file_is(path, data, n)) return 0;
+    sal_write_file(path, data, n);
+    return 1;
+}
+
+/* The scenes of one set into <out>/<set>/: NNNNN.<token>[.<token>...].png, NNNNN...._mask.png,
+   NNNNN....txt. Returns the image list; the tag lines ("<path> <class> ...") in *tags. */
+static prep_text scn_write_set(const scn_opts *o, idx_file *imgs, idx_file *labs, int count, uint64_t seed,
+                               int set, const char *outdir, const char *setname, prep_text *tags, int *objects)
+{
+    char dir[512], prefix[1024], path[1100], mpre[1100], txt[1100], err[1024];
+    snprintf(dir, sizeof(dir), "%s/%s", outdir, setname);
+    prep_mkdir(dir);
+    prep_text list = {0};
+    int S = o->size, i, k, written = 0;
+    unsigned char *rgb = malloc((size_t)3*S*S), *mask = malloc((size_t)S*S), *inst = malloc((size_t)S*S);
+    if(!rgb || !mask || !inst) sal_die("out of memory for a %dx%d scene", S, S);
+    double start = what_time_is_it_now();
+    sal_progress prog;
+    sal_progress_init(&prog, setname, "scenes", count);
+    for(i = 0; i < count; ++i){
+        scn_scene sc;
+        if(scn_compose(o, imgs->data, labs->data, imgs->n, imgs->rows, imgs->cols, PREP_CLASSES,
+                       scn_seed(seed, set, i), rgb, mask, inst, &sc, err, sizeof(err)))
+            sal_die("%s scene %d: %s", setname, i, err);
+        int has[PREP_CLASSES] = {0};
+        for(k = 0; k < sc.n; ++k) has[sc.obj[k].cls] = 1;
+        int len = snprintf(prefix, sizeof(prefix), "%s/%05d", dir, i);
+        for(k = 0; k < PREP_CLASSES; ++k) if(has[k]) len += snprintf(prefix + len, sizeof(prefix) - len, ".%s", prep_token[k]);
+        snprintf(path, sizeof(path), "%s.png", prefix);
+        snprintf(mpre, sizeof(mpre), "%s_mask", prefix);
+        snprintf(txt, sizeof(txt), "%s.txt", prefix);
+        scn_check_classes(path, outdir, has);
+        scn_check_label_path(path, txt, outdir);
+        prep_append(&list, path);
+
+        char line[2048], boxes[1024];
+        int bl = 0, tl = snprintf(line, sizeof(line), "%s", path);
+        for(k = 0; k < PREP_CLASSES; ++k) if(has[k]) tl += snprintf(line + tl, sizeof(line) - tl, " %d", k);
+        prep_append(tags, line);
+        for(k = 0; k < sc.n; ++k)
+            bl += snprintf(boxes + bl, sizeof(boxes) - bl, "%d %.6f %.6f %.6f %.6f\n",
+                           sc.obj[k].cls, sc.obj[k].x, sc.obj[k].y, sc.obj[k].w, sc.obj[k].h);
+        *objects += sc.n;
+
+        int w = scn_put_png(prefix, rgb, S, S, 3);
+        w |= scn_put_png(mpre, mask, S, S, 1);
+        w |= scn_put_text(txt, boxes, bl);
+        written += w;
+        sal_progress_update(&prog, i + 1);
+    }
+    sal_progress_done(&prog);
+    printf("%s: %d scenes, %d written, %d already there, %f seconds\n",
+           setname, count, written, count - written, what_time_is_it_now() - start);
+    free(rgb);
+    free(mask);
+    free(inst);
+    return list;
+}
+
+static void prepare_scenes(int argc, char **argv)
+{
+    static const char *flags[] = {"-n", "-test", "-size", "-objects", "-seed", "-src", 0};
+    char *outdir = argv[4];
+    sal_check_flags(argc, argv, 5, flags);
+    char *src = sal_flag_str(argc, argv, "-src", PREP_SRC);
+    int ntrain = sal_flag_int(argc, argv, "-n", 5000, 1, 10000000);
+    int ntest = sal_flag_int(argc, argv, "-test", ntrain/5 > 0 ? ntrain/5 : 1, 1, 10000000);
+    scn_opts o = scn_defaults(sal_flag_int(argc, argv, "-size", 64, 8, 1024));
+    uint64_t seed = sal_flag_u64(argc, argv, "-seed", 1);
+    char *objects = sal_flag_str(argc, argv, "-objects", "1:3");
+    {
+        char a[64], why[256], *colon = strchr(objects, ':');
+        long lo, hi;
+        if(!colon || colon - objects >= (long)sizeof(a)) sal_die("-objects '%s': give MIN:MAX, e.g. 1:3", objects);
+        memcpy(a, objects, colon - objects);
+        a[colon - objects] = 0;
+        if(num_parse_long(a, 1, SCN_MAX_OBJECTS, &lo, why, sizeof(why)) || num_parse_long(colon + 1, 1, SCN_MAX_OBJECTS, &hi, why, sizeof(why)) || lo > hi)
+            sal_die("-objects '%s': give MIN:MAX with 1 <= MIN <= MAX <= %d", objects, SCN_MAX_OBJECTS);
+        o.min_objects = (int)lo;
+        o.max_objects = (int)hi;
+    }
+    char err[1024];
+    if(scn_check(&o, err, sizeof(err))) sal_die("%s", err);
+    size_t outlen = strlen(outdir);
+    while(outlen > 1 && outdir[outlen-1] == '/') outdir[--outlen] = 0;
+    if(outlen == 0 || outlen > 150) sal_die("output directory '%s': give a name of 1 to 150 characters", outdir);
+
+    const char *sets[2] = {"train", "test"};
+    const char *bases[2] = {"train", "t10k"};
+    int counts[2] = {ntrain, ntest}, objs[2] = {0, 0}, i;
+    prep_text lists[2], tags[2] = {{0}, {0}};
+    prep_mkdir(outdir);
+    for(i = 0; i < 2; ++i){
+        char b[64];
+        snprintf(b, sizeof(b), "%s-images-idx3-ubyte", bases[i]);
+        idx_file imgs = prep_load_idx(src, b, 1);
+        snprintf(b, sizeof(b), "%s-labels-idx1-ubyte", bases[i]);
+        idx_file labs = prep_load_idx(src, b, 0);
+        if(imgs.n != labs.n) sal_die("'%s' has %d images but '%s' has %d labels", imgs.path, imgs.n, labs.path, labs.n);
+        printf("%s: %d scenes of %dx%d, %d:%d garments of %s, seed %llu -> %s/%s/\n", sets[i], counts[i], o.size, o.size,
+               o.min_objects, o.max_objects, imgs.path, (unsigned long long)seed, outdir, sets[i]);
+        lists[i] = scn_write_set(&o, &imgs, &labs, counts[i], seed, i, outdir, sets[i], &tags[i], &objs[i]);
+        idx_free(&imgs);
+        idx_free(&labs);
+    }
+
+    char path[4096], list_path[2][4096], labels[4096], names[4096], backup[4096];
+    for(i = 0; i < 2; ++i){
+        snprintf(list_path[i], sizeof(list_path[i]), "%s/%s.list", outdir, sets[i]);
+        scn_put_text(list_path[i], lists[i].s, lists[i].len);
+        snprintf(path, sizeof(path), "%s/%s.tags", outdir, sets[i]);
+        scn_put_text(path, tags[i].s, tags[i].len);
+        free(lists[i].s);
+        free(tags[i].s);
+    }
+    snprintf(labels, sizeof(labels), "%s/labels.txt", outdir);
+    snprintf(names, sizeof(names), "%s/names.txt", outdir);
+    snprintf(backup, sizeof(backup), "%s/backup", outdir);
+    prep_text t = {0}, nm = {0};
+    for(i = 0; i < PREP_CLASSES; ++i){
+        char line[64];
+        snprintf(line, sizeof(line), ".%s.", prep_token[i]);
+        prep_append(&t, line);
+        prep_append(&nm, prep_name[i]);
+    }
+    scn_put_text(labels, t.s, t.len);
+    scn_put_text(names, nm.s, nm.len);
+    free(t.s);
+    free(nm.s);
+
+    prep_mkdir(backup);
+    char data[32768];
+    int n = snprintf(data, sizeof(data),
+                     "classes=%d\ntrain=%s\nvalid=%s\nlabels=%s\nnames=%s\nbackup=%s\ntop=1\n",
+                     PREP_CLASSES, list_path[0], list_path[1], labels, names, backup);
+    snprintf(path, sizeof(path), "%s/scenes.data", outdir);
+    scn_put_text(path, data, n);
+    printf("wrote: %s %s %s %s %s (%d train scenes with %d garments, %d test scenes with %d garments)\n",
+           path, list_path[0], list_path[1], labels, names, counts[0], objs[0], counts[1], objs[1]);
 }
