@@ -261,3 +261,69 @@ float det_score(void *ctx, const network *net, int b, float **d)
     if (t->d.layer < 0 || t->d.layer >= net->n || net->layers[t->d.layer].type != YOLO) return 0;   // no target yet
     return t->match ? match_score(t, net, b, d) : own_score(t, net, b, d);
 }
+
+// ---- recall and average precision -------------------------------------------------------------
+
+static const det_scored *sort_base;
+
+static int cmp_scored(const void *pa, const void *pb)
+{
+    const det_scored *a = &sort_base[*(const int *)pa], *b = &sort_base[*(const int *)pb];
+    if (a->prob != b->prob) return (a->prob < b->prob) - (a->prob > b->prob);
+    return *(const int *)pa - *(const int *)pb;
+}
+
+det_quality det_evaluate(const det_scored *d, int nd, const det_truth *t, int nt, int classes, float iou,
+                         float recall_thresh, double *ap)
+{
+    det_quality q = {0, 0, nt, 0};
+    int *order = malloc((nd + 1) * sizeof(int)), *used = calloc(nt + 1, sizeof(int));
+    double *prec = malloc((nd + 1) * sizeof(double)), *rec = malloc((nd + 1) * sizeof(double));
+    for (int i = 0; i < nd; i++) order[i] = i;
+    sort_base = d;
+    qsort(order, nd, sizeof(int), cmp_scored);
+    double sum = 0;
+    for (int c = 0; c < classes; c++) {
+        int npos = 0;
+        for (int j = 0; j < nt; j++) if (t[j].cls == c) npos++;
+        if (!npos) { ap[c] = -1; continue; }
+        memset(used, 0, (nt + 1) * sizeof(int));
+        int tp = 0, fp = 0, n = 0;
+        for (int k = 0; k < nd; k++) {
+            const det_scored *x = &d[order[k]];
+            if (x->cls != c) continue;
+            int best = -1;
+            float bi = iou;
+            for (int j = 0; j < nt; j++) {
+                if (t[j].cls != c || t[j].image != x->image || used[j]) continue;
+                float v = det_iou(x->box, t[j].box);
+                if (v >= bi) { bi = v; best = j; }
+            }
+            if (best >= 0) { used[best] = 1; tp++; } else fp++;
+            prec[n] = (double)tp / (tp + fp);
+            rec[n++] = (double)tp / npos;
+        }
+        // the area under the monotone envelope of precision, over recall from 0
+        double a = 0, r_prev = 0;
+        for (int k = 0; k < n; k++) {
+            double pmax = 0;
+            for (int m = k; m < n; m++) if (prec[m] > pmax) pmax = prec[m];
+            a += (rec[k] - r_prev) * pmax;
+            r_prev = rec[k];
+        }
+        ap[c] = a;
+        sum += a;
+        q.classes_seen++;
+    }
+    q.map = q.classes_seen ? sum / q.classes_seen : 0;
+    int matched = 0;
+    for (int j = 0; j < nt; j++) {
+        int hit = 0;
+        for (int k = 0; k < nd && !hit; k++)
+            hit = d[k].image == t[j].image && d[k].cls == t[j].cls && d[k].prob >= recall_thresh && det_iou(d[k].box, t[j].box) >= iou;
+        matched += hit;
+    }
+    q.recall = nt ? (double)matched / nt : 0;
+    free(order); free(used); free(prec); free(rec);
+    return q;
+}

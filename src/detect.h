@@ -64,4 +64,23 @@ int det_method_matches(const char *method);
 // NULL it adds ds/d(output of the head) into d[head] (the engine's adjoint buffers).
 float det_score(void *ctx, const network *net, int b, float **d);
 
+// ---- how good the detector is: recall and VOC average precision -----------------------------------
+
+typedef struct { int image, cls; float prob; det_box box; } det_scored;   // a detection of image `image`
+typedef struct { int image, cls; det_box box; } det_truth;                // a ground-truth box
+
+typedef struct {
+    double map;       // mean over the classes with truths of their AP
+    double recall;    // truths matched by a detection with prob >= recall_thresh
+    int truths, classes_seen;
+} det_quality;
+
+// Average precision per class (VOC2010+: all points of the precision-recall curve, precision made
+// monotone): detections by decreasing prob, a true positive when its IoU with an unmatched truth of
+// its class and image is >= iou (the best such truth), else a false positive. ap (classes) gets -1
+// for a class without truths. Recall: each truth matched (IoU >= iou, same class) by some detection
+// with prob >= recall_thresh.
+det_quality det_evaluate(const det_scored *d, int nd, const det_truth *t, int nt, int classes, float iou,
+                         float recall_thresh, double *ap);
+
 #endif

@@ -240,6 +240,25 @@ START_TEST(refusals_name_the_layer)
 END_TEST
 
 
+// VOC AP by hand: class 0 has two truths, a detection on an image without that class, a duplicate
+// and a miss; class 1 one truth found. Recall at 0.65 misses the 0.6 detection.
+START_TEST(average_precision_by_hand)
+{
+    det_box A = {0.3f, 0.3f, 0.2f, 0.2f}, B = {0.7f, 0.7f, 0.2f, 0.2f}, C = {0.5f, 0.5f, 0.3f, 0.3f}, far = {0.1f, 0.9f, 0.1f, 0.1f};
+    det_truth t[3] = {{0, 0, A}, {0, 0, B}, {1, 1, C}};
+    det_scored d[6] = {{0, 0, 0.9f, A}, {0, 0, 0.8f, far}, {0, 0, 0.7f, B}, {1, 1, 0.6f, C}, {1, 0, 0.95f, C}, {0, 0, 0.85f, A}};
+    double ap[3];
+    det_quality q = det_evaluate(d, 6, t, 3, 3, 0.5f, 0.65f, ap);
+    // class 0: FP TP FP FP TP -> precision 0 .5 .33 .25 .4 at recall 0 .5 .5 .5 1: AP .5*.5 + .5*.4
+    ck_assert_double_eq_tol(ap[0], 0.45, 1e-9);
+    ck_assert_double_eq_tol(ap[1], 1.0, 1e-9);
+    ck_assert_double_eq_tol(ap[2], -1, 1e-9);
+    ck_assert_double_eq_tol(q.map, 0.725, 1e-9);
+    ck_assert_int_eq(q.classes_seen, 2);
+    ck_assert_double_eq_tol(q.recall, 2.0 / 3, 1e-9);
+}
+END_TEST
+
 // ---- the binary: saliency detector map --------------------------------------------------------
 
 static char P_CFG[1024], P_W[1024], P_DATA[1024], P_IMG[1100], P_CLS[1024];
@@ -445,6 +464,7 @@ Suite *make_detect_suite(void)
     tcase_add_test(tc, match_score_finds_the_target_again);
     tcase_add_test(tc, iou_and_letterbox_by_hand);
     tcase_add_test(tc, refusals_name_the_layer);
+    tcase_add_test(tc, average_precision_by_hand);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("detect_cli");
     tcase_set_timeout(cli, 240);
