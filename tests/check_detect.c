@@ -454,6 +454,89 @@ START_TEST(cli_insdel_scores_boxes)
 }
 END_TEST
 
+// every `from` in text (n bytes) replaced by `to`
+static void replace_all(char *text, size_t n, const char *from, const char *to)
+{
+    size_t lf = strlen(from), lt = strlen(to);
+    for (char *p = strstr(text, from); p; p = strstr(p + lt, from)) {
+        ck_assert(strlen(text) + lt - lf < n);
+        memmove(p + lt, p + lf, strlen(p + lf) + 1);
+        memcpy(p, to, lt);
+    }
+}
+
+// detector eval and point on a few real scenes (prepare fashion-scenes, 32x32) with the tiny YOLO
+// made for 10 classes at 32x32 (random weights: the numbers are only checked for form and range)
+START_TEST(cli_eval_and_point_on_scenes)
+{
+    char dir[1024], cmd[8192], out[32768], cfg[1024], w[1024], data[1100];
+    tu_path(dir, sizeof dir, "scenes");
+    snprintf(cmd, sizeof cmd, "prepare fashion-scenes %s -n 4 -test 6 -size 32", dir);
+    ck_assert_msg(tu_saliency(NULL, cmd, out, sizeof out) == 0, "%s", out);
+    snprintf(data, sizeof data, "%s/scenes.data", dir);
+    // the tiny YOLO for 10 classes and 32x32
+    char text[4096];
+    snprintf(text, sizeof text, "%s", YOLO_NET);
+    replace_all(text, sizeof text, "classes=2\n", "classes=10\n");
+    replace_all(text, sizeof text, "filters=21\n", "filters=45\n");   // 3 anchors x (5 + 10)
+    replace_all(text, sizeof text, "width=16\nheight=16", "width=32\nheight=32");
+    tu_path(cfg, sizeof cfg, "scenes-yolo.cfg");
+    tu_path(w, sizeof w, "scenes-yolo.weights");
+    tu_write_text(cfg, text);
+    network *net = tu_net(text);
+    ck_assert_int_eq(net->w, 32);
+    ck_assert_int_eq(net->layers[net->n - 1].classes, 10);
+    tu_randomize(net, 5);
+    save_weights(net, w);
+    free_network(net);
+    snprintf(cmd, sizeof cmd, "detector eval %s %s %s", data, cfg, w);
+    ck_assert_msg(tu_saliency(NULL, cmd, out, sizeof out) == 0, "%s", out);
+    // every truth of the label files is counted
+    int truths = 0;
+    for (int i = 0; i < 6; i++) {
+        char lst[1100], line[4096];
+        snprintf(lst, sizeof lst, "%s/test.list", dir);
+        FILE *f = fopen(lst, "r");
+        for (int k = 0; k <= i && fgets(line, sizeof line, f); k++) {}
+        fclose(f);
+        line[strcspn(line, "\n")] = 0;
+        char *dot = strrchr(line, '.');
+        strcpy(dot, ".txt");
+        f = fopen(line, "r");
+        ck_assert_msg(f != NULL, "%s", line);
+        while (fgets(text, sizeof text, f)) truths++;
+        fclose(f);
+    }
+    char want[128];
+    snprintf(want, sizeof want, "detector eval: 6 images, %d truths, ", truths);
+    ck_assert_msg(strstr(out, want), "want '%s' in\n%s", want, out);
+    double map = -1, rec = -1;
+    const char *m = strstr(out, "mAP@0.50 ");
+    ck_assert_msg(m && sscanf(m, "mAP@0.50 %lf, recall %lf", &map, &rec) == 2, "%s", out);
+    ck_assert_msg(map >= 0 && map <= 1 && rec >= 0 && rec <= 1, "%s", out);
+    // point: every found object scored by each map, or no object found (random weights)
+    snprintf(cmd, sizeof cmd, "detector point %s %s %s -thresh 0.05 -iou 0.3 -method vanilla,gradcam", data, cfg, w);
+    int rc = tu_saliency(NULL, cmd, out, sizeof out);
+    if (rc == 0) {
+        const char *names[] = {"vanilla", "gradcam", "random", "center"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(want, sizeof want, "\n%s pointing ", names[k]);
+            const char *at = strstr(out, want);
+            double hit = -1, iou = -1;
+            ck_assert_msg(at && sscanf(at + strlen(want), "%lf mask_iou %lf", &hit, &iou) == 2, "%s: %s", names[k], out);
+            ck_assert(hit >= 0 && hit <= 1 && iou >= 0 && iou <= 1);
+        }
+    } else {
+        ck_assert_msg(rc == 1 && strstr(out, "found none"), "%s", out);
+    }
+    // another detector's classes: named
+    cli_files();
+    snprintf(cmd, sizeof cmd, "detector point %s %s %s", data, P_CFG, P_W);
+    ck_assert_int_eq(tu_saliency(NULL, cmd, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "names 10 classes") || strstr(out, "network's size"), "%s", out);
+}
+END_TEST
+
 Suite *make_detect_suite(void)
 {
     Suite *s = suite_create("detect");
@@ -472,6 +555,7 @@ Suite *make_detect_suite(void)
     tcase_add_test(cli, cli_every_method_runs);
     tcase_add_test(cli, cli_bad_input_names_it);
     tcase_add_test(cli, cli_insdel_scores_boxes);
+    tcase_add_test(cli, cli_eval_and_point_on_scenes);
     suite_add_tcase(s, cli);
     return s;
 }

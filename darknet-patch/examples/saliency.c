@@ -29,7 +29,9 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
      "detector map <data cfg> <cfg> <weights> <image> [-thresh T] [-nms T] [-box K] [-method NAME|drise]\n"
      "      [-score score|objectness|class|box] [-out PREFIX] [-raw FILE] [-batch B] [the method's options, as map]\n"
      "  detector insdel <data cfg> <cfg> <weights> <image|list> [-thresh T] [-nms T] [-box K] [-method NAME[,NAME...]]\n"
-     "      [-substrate zero|blur] [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [the methods' options]"},
+     "      [-substrate zero|blur] [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [the methods' options]\n"
+     "  detector eval <data cfg> <cfg> <weights> [-n N] [-thresh T] [-nms T] [-iou T] [-recall_thresh T]   (mAP, recall)\n"
+     "  detector point <data cfg> <cfg> <weights> [-method NAME[,NAME...]] [-n N] [-thresh T] [-iou T]   (pointing game, mask IoU)"},
     {"summarize", saliency_summarize, "summarize <csv> [<csv>...]   (the CSVs of insdel -shard k/n: the summary of one run)"},
     {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"

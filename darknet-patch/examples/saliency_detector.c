@@ -16,6 +16,8 @@
 #include "methods.h"
 #include "detect.h"
 #include "colormap.h"
+#include "localize.h"
+#include "rng.h"
 
 static void print_line(void *ctx, const char *line)
 {
@@ -136,6 +138,224 @@ static void detector_map(int argc, char **argv)
     sal_free_strings(names, nnames);
 }
 
+
+/* darknet's label file of an image (fill_truth_detection's find_replace chain) read as truths of
+   image `index`, boxes normalised to the image; dies naming the file when it is missing */
+static det_truth *read_truths(char *path, int index, int *n)
+{
+    char lp[4096];
+    find_replace(path, "images", "labels", lp);
+    find_replace(lp, "JPEGImages", "labels", lp);
+    find_replace(lp, "raw", "labels", lp);
+    find_replace(lp, ".jpg", ".txt", lp);
+    find_replace(lp, ".png", ".txt", lp);
+    find_replace(lp, ".JPG", ".txt", lp);
+    find_replace(lp, ".JPEG", ".txt", lp);
+    sal_need_file(lp, "label file (darknet's class x y w h per box)");
+    int count = 0, i;
+    box_label *b = read_boxes(lp, &count);
+    det_truth *t = calloc(count + 1, sizeof(det_truth));
+    for(i = 0; i < count; ++i){
+        t[i].image = index;
+        t[i].cls = b[i].id;
+        t[i].box = (det_box){b[i].x, b[i].y, b[i].w, b[i].h};
+    }
+    free(b);
+    *n = count;
+    return t;
+}
+
+/* the data cfg's held-out list, the first n */
+static char **held_out(char *datacfg, int *n)
+{
+    int total = 0;
+    char **paths = sal_data_images(datacfg, &total);
+    if(*n > total) *n = total;
+    if(!*n) sal_die("data cfg '%s': its valid= (or test=) list names no image", datacfg);
+    return paths;
+}
+
+/* saliency detector eval: recall and mAP@IoU of the detector on the held-out list */
+static void detector_eval(int argc, char **argv)
+{
+    static const char *own[] = {"-n", "-thresh", "-nms", "-iou", "-recall_thresh", 0};
+    if(argc < 7){ saliency_usage_of("detector"); exit(1); }
+    char *datacfg = argv[4], *cfg = argv[5], *weights = argv[6];
+    sal_check_flags(argc, argv, 7, (const char **)own);
+    int n = sal_flag_int(argc, argv, "-n", 1 << 30, 1, 1 << 30);
+    float thresh = sal_flag_real(argc, argv, "-thresh", 0.005, 0, 0, 1, 1);
+    float nms = sal_flag_real(argc, argv, "-nms", 0.45, 0, 0, 1, 0);
+    float iou = sal_flag_real(argc, argv, "-iou", 0.5, 0, 1, 1, 0);
+    float rthresh = sal_flag_real(argc, argv, "-recall_thresh", 0.5, 0, 0, 1, 1);
+    int nnames = 0, total = n, i, k;
+    char **names = sal_class_names(datacfg, &nnames);
+    char **paths = held_out(datacfg, &n);
+    network *net = sal_load_network_batch(cfg, weights, 0, 1);
+    sal_check_detector(net, cfg, datacfg, nnames);
+    int nd = 0, cap = 256, nt = 0, tcap = 256;
+    det_scored *d = malloc(cap*sizeof(det_scored));
+    det_truth *t = malloc(tcap*sizeof(det_truth));
+    sal_progress prog;
+    sal_progress_init(&prog, "detector eval", "images", n);
+    double t0 = what_time_is_it_now();
+    for(i = 0; i < n; ++i){
+        image im = sal_load_image(paths[i], 0, 0, 3), sized = letterbox_image(im, net->w, net->h);
+        int m, mt;
+        det_detection *dets = sal_detect(net, sized.data, thresh, nms, &m);
+        det_truth *ti = read_truths(paths[i], i, &mt);
+        if(nd + m > cap){ cap = 2*(nd + m); d = realloc(d, cap*sizeof(det_scored)); }
+        if(nt + mt > tcap){ tcap = 2*(nt + mt); t = realloc(t, tcap*sizeof(det_truth)); }
+        for(k = 0; k < m; ++k) d[nd++] = (det_scored){i, dets[k].cls, dets[k].prob, det_unletterbox(dets[k].box, im.w, im.h, net->w, net->h)};
+        for(k = 0; k < mt; ++k){
+            if(ti[k].cls < 0 || ti[k].cls >= nnames) sal_die("labels of '%s': box %d has class %d; the data cfg names %d", paths[i], k, ti[k].cls, nnames);
+            t[nt++] = ti[k];
+        }
+        free(dets); free(ti);
+        free_image(im); free_image(sized);
+        sal_progress_update(&prog, i + 1);
+    }
+    sal_progress_done(&prog);
+    double *ap = calloc(nnames, sizeof(double));
+    det_quality q = det_evaluate(d, nd, t, nt, nnames, iou, rthresh, ap);
+    for(k = 0; k < nnames; ++k){
+        if(ap[k] < 0) printf("class %d %s: no truth\n", k, names[k]);
+        else printf("class %d %s: AP %.4f\n", k, names[k], ap[k]);
+    }
+    printf("detector eval: %d images, %d truths, %d detections above %g: mAP@%.2f %.4f, recall %.4f (IoU >= %.2f, prob >= %.2f), %.1f s\n",
+           n, nt, nd, thresh, iou, q.map, q.recall, iou, rthresh, what_time_is_it_now() - t0);
+    (void)total;
+    free(ap); free(d); free(t);
+    free_network(net);
+    sal_free_strings(names, nnames);
+}
+
+/* the ground-truth mask beside a scene (`prepare fashion-scenes`: <name>_mask.png, pixel = class + 1) */
+static image read_mask(const char *path, int w, int h)
+{
+    char mp[4200];
+    snprintf(mp, sizeof(mp), "%s", path);
+    char *dot = strrchr(mp, '.');
+    if(!dot) sal_die("image '%s': no extension to find its _mask.png by", path);
+    snprintf(dot, sizeof(mp) - (dot - mp), "_mask.png");
+    image m = sal_load_image(mp, 0, 0, 1);
+    if(m.w != w || m.h != h) sal_die("mask '%s' is %dx%d; its image is %dx%d", mp, m.w, m.h, w, h);
+    return m;
+}
+
+/* saliency detector point: for every ground-truth object the detector finds (a box of its class at
+   IoU >= -iou), each method's map of that box against the object's pixels: the pointing game and
+   the mask IoU, beside a random and a centred map */
+static void detector_point(int argc, char **argv)
+{
+    static const char *own[] = {"-method", "-n", "-thresh", "-nms", "-iou", "-batch", "-score", 0};
+    if(argc < 7){ saliency_usage_of("detector"); exit(1); }
+    char *datacfg = argv[4], *cfg = argv[5], *weights = argv[6];
+    const char **flags = sal_flags_with_methods(own);
+    sal_check_flags(argc, argv, 7, flags);
+    free(flags);
+    char *methods = sal_flag_str(argc, argv, "-method", "vanilla,gradcam");
+    int n = sal_flag_int(argc, argv, "-n", 200, 1, 1 << 30);
+    float thresh = sal_flag_real(argc, argv, "-thresh", 0.5, 0, 0, 1, 1);
+    float nms = sal_flag_real(argc, argv, "-nms", 0.45, 0, 0, 1, 0);
+    float iou = sal_flag_real(argc, argv, "-iou", 0.5, 0, 1, 1, 0);
+    det_target target;
+    memset(&target, 0, sizeof target);
+    char *kind = sal_flag_str(argc, argv, "-score", "score");
+    if(det_kind_parse(kind, &target.kind)) sal_die("-score %s: allowed: %s", kind, det_kind_names());
+    mth_opts o;
+    sal_method_options(argc, argv, &o);
+    int layer_given = o.layer >= 0;
+    /* the methods, then random and center */
+    const mth_def *ms[64];
+    int nm = 0, i, j, k;
+    char err[1024], *list = strdup(methods), *save = 0, *tok;
+    for(tok = strtok_r(list, ",", &save); tok && nm < 62; tok = strtok_r(0, ",", &save)){
+        if(!(ms[nm++] = mth_lookup(tok, err, sizeof(err)))) sal_die("-method %s: %s", methods, err);
+    }
+    if(!nm) sal_die("-method '%s': no method named; allowed: %s", methods, mth_names());
+    int nmaps = nm + 2;
+    int batch = sal_flag_int(argc, argv, "-batch", sal_default_batch(cfg), 1, 4096);
+    int nnames = 0;
+    char **names = sal_class_names(datacfg, &nnames);
+    char **paths = held_out(datacfg, &n);
+    network *net = sal_load_network_batch(cfg, weights, 0, batch);
+    sal_check_detector(net, cfg, datacfg, nnames);
+    eng *e = eng_init_scored(net, det_score, &target, err, sizeof(err));
+    if(!e) sal_die("cfg '%s': %s", cfg, err);
+    int hw = net->w*net->h, c = net->c;
+    float *map = calloc(net->inputs, sizeof(float)), *heat = calloc(hw, sizeof(float)), *center = calloc(hw, sizeof(float));
+    unsigned char *obj = calloc(hw, 1);
+    double s = net->w < net->h ? net->w/4.0 : net->h/4.0;
+    for(k = 0; k < hw; ++k){
+        double dy = k/net->w - (net->h - 1)/2.0, dx = k%net->w - (net->w - 1)/2.0;
+        center[k] = (float)exp(-(dx*dx + dy*dy)/(2*s*s));
+    }
+    double *hits = calloc(nmaps, sizeof(double)), *ious = calloc(nmaps, sizeof(double));
+    int objects = 0, found = 0;
+    uint64_t rng = o.seed*0x9E3779B97F4A7C15ull + 7;
+    sal_progress prog;
+    sal_progress_init(&prog, "detector point", "images", n);
+    double t0 = what_time_is_it_now();
+    for(i = 0; i < n; ++i){
+        image im = sal_load_image(paths[i], 0, 0, 3);
+        if(im.w != net->w || im.h != net->h)
+            sal_die("image '%s' is %dx%d: detector point compares maps with masks pixel by pixel, so its images have the network's size %dx%d",
+                    paths[i], im.w, im.h, net->w, net->h);
+        image mask = read_mask(paths[i], im.w, im.h);
+        int nd, nt;
+        det_detection *dets = sal_detect(net, im.data, thresh, nms, &nd);
+        det_truth *t = read_truths(paths[i], i, &nt);
+        for(j = 0; j < nt; ++j){
+            ++objects;
+            int best = -1;
+            float bi = iou;
+            for(k = 0; k < nd; ++k){
+                float v = dets[k].cls == t[j].cls ? det_iou(dets[k].box, t[j].box) : 0;
+                if(v >= bi){ bi = v; best = k; }
+            }
+            if(best < 0) continue;
+            ++found;
+            /* the object: pixels of its class inside its box */
+            int area = 0;
+            for(k = 0; k < hw; ++k){
+                float y = (k/im.w + 0.5f)/im.h, x = (k%im.w + 0.5f)/im.w;
+                int inside = fabsf(x - t[j].box.x) <= t[j].box.w/2 && fabsf(y - t[j].box.y) <= t[j].box.h/2;
+                obj[k] = inside && (int)lroundf(mask.data[k]*255) == t[j].cls + 1;
+                area += obj[k];
+            }
+            if(!area) sal_die("mask of '%s': box %d (class %d) covers no pixel of value %d", paths[i], j, t[j].cls, t[j].cls + 1);
+            target.d = dets[best];
+            if(!layer_given) o.layer = dets[best].layer - 1;
+            for(k = 0; k < nmaps; ++k){
+                if(k < nm){
+                    mth_info info = {"", 0};
+                    target.match = det_method_matches(ms[k]->name);
+                    if(ms[k]->fn(e, im.data, 0, &o, map, &info, err, sizeof(err))) sal_die("-method %s on '%s': %s", ms[k]->name, paths[i], err);
+                    mth_heat_of(ms[k], map, c, net->h, net->w, heat);
+                } else if(k == nm){
+                    int q;
+                    for(q = 0; q < hw; ++q) heat[q] = (float)rng_uniform(&rng);
+                } else memcpy(heat, center, hw*sizeof(float));
+                hits[k] += loc_point_hit(heat, obj, hw);
+                ious[k] += loc_mask_iou(heat, obj, hw);
+            }
+        }
+        free(dets); free(t);
+        free_image(im); free_image(mask);
+        sal_progress_update(&prog, i + 1);
+    }
+    sal_progress_done(&prog);
+    printf("detector point: %d images, %d objects, %d found by the detector (a box of the class at IoU >= %.2f, prob >= %.2f), %.1f s\n",
+           n, objects, found, iou, thresh, what_time_is_it_now() - t0);
+    if(!found) sal_die("the detector found none of the %d objects: nothing to point at", objects);
+    for(k = 0; k < nmaps; ++k)
+        printf("%s pointing %.4f mask_iou %.4f\n", k < nm ? ms[k]->name : k == nm ? "random" : "center", hits[k]/found, ious[k]/found);
+    free(list); free(map); free(heat); free(center); free(obj); free(hits); free(ious);
+    eng_free(e);
+    free_network(net);
+    sal_free_strings(names, nnames);
+}
+
 void saliency_insdel_detector(int argc, char **argv);
 
 void saliency_detector(int argc, char **argv)
@@ -143,6 +363,8 @@ void saliency_detector(int argc, char **argv)
     if(argc < 4){ saliency_usage_of("detector"); exit(1); }
     if(!strcmp(argv[3], "map")) detector_map(argc, argv);
     else if(!strcmp(argv[3], "insdel")) saliency_insdel_detector(argc, argv);
+    else if(!strcmp(argv[3], "eval")) detector_eval(argc, argv);
+    else if(!strcmp(argv[3], "point")) detector_point(argc, argv);
     else {
         fprintf(stderr, "darknet saliency detector: unknown verb '%s'\n", argv[3]);
         saliency_usage_of("detector");
