@@ -247,6 +247,14 @@ static float match_score(const det_target *t, const network *net, int b, float *
     return best;
 }
 
+int det_cam_layer(const network *net, int k)
+{
+    const layer *p = k > 0 ? &net->layers[k - 1] : NULL;
+    int pred = p && p->type == CONVOLUTIONAL && p->size == 1 && p->activation == LINEAR &&
+               p->n == net->layers[k].n * (5 + net->layers[k].classes);
+    return k - (pred && k > 1 ? 2 : 1);
+}
+
 int det_method_matches(const char *method)
 {
     static const char *names[] = {"rise", "occlusion", "igos", "igos++"};

@@ -56,6 +56,11 @@ typedef struct {
     int match;
 } det_target;
 
+// Grad-CAM's default layer for a box of the [yolo] layer k: the features its prediction convolution
+// reads (the 1x1 linear [convolutional] of n x (5 + classes) filters just below the head), or the
+// layer below the head when that is not such a convolution
+int det_cam_layer(const network *net, int k);
+
 // 1 for the saliency methods that evaluate perturbed images (rise, occlusion, igos, igos++): they
 // score the target by its best match (match = 1); the gradient methods score its own entry
 int det_method_matches(const char *method);

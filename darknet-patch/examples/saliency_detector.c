@@ -65,15 +65,15 @@ static void detector_map(int argc, char **argv)
     mth_opts o;
     sal_method_options(argc, argv, &o);
     int layer_given = o.layer >= 0;
-    int drise = !strcmp(method, "drise");
+    int all = !strcmp(method, "all");
     char err[1024];
-    const mth_def *m = mth_lookup(drise ? "rise" : method, err, sizeof(err));
-    if(!m) sal_die("-method %s: allowed: %s, drise", method, mth_names());
-    if(drise){
-        /* D-RISE's defaults (Petsiuk et al. 2021): 5000 masks of a 16 x 16 grid, p 0.5, unless given */
-        if(!sal_flag_str(argc, argv, "-masks", 0)) o.masks = 5000;
-        if(!sal_flag_str(argc, argv, "-cells", 0)) o.cells = 16;
-    }
+    const mth_def *m = all ? NULL : mth_lookup(!strcmp(method, "drise") ? "rise" : method, err, sizeof(err));
+    if(!all && !m) sal_die("-method %s: allowed: %s, drise, all", method, mth_names());
+    /* rise on a detector is D-RISE: its defaults (Petsiuk et al. 2021), 5000 masks of a 16 x 16 grid,
+       p 0.5, unless given */
+    if(!sal_flag_str(argc, argv, "-masks", 0)) o.masks = 5000;
+    if(!sal_flag_str(argc, argv, "-cells", 0)) o.cells = 16;
+    if(all && raw) sal_die("-raw goes with one method, not -method all");
     int batch = sal_flag_int(argc, argv, "-batch", sal_default_batch(cfg), 1, 4096);
 
     int nnames = 0;
@@ -102,35 +102,79 @@ static void detector_map(int argc, char **argv)
 
     float *map = calloc(n, sizeof(float)), *heat = calloc(hw, sizeof(float));
     char buf[4096], cap[256];
+    int first = all ? 0 : (int)(m - mth_at(0)), last = all ? mth_count() - 1 : first, j;
+    int size = net->h < 160 ? 160 : net->h;   /* the montages: small inputs enlarged to be seen */
+    image *pics = calloc(mth_count() + 1 > nd + 1 ? mth_count() + 1 : nd + 1, sizeof(image));
+    const char **caps = calloc(mth_count() + 1 > nd + 1 ? mth_count() + 1 : nd + 1, sizeof(char *));
+    char (*capbuf)[64] = calloc(nd + 1, sizeof(*capbuf));
+    /* every box on the input: PREFIX_boxes.png */
+    if(nd){
+        image big = resize_image(sized, size*net->w/net->h, size);
+        for(i = 0; i < nd; ++i){
+            snprintf(capbuf[i], sizeof(capbuf[i]), "%d %s %.2f", i, names[dets[i].cls], dets[i].prob);
+            draw_target(big, dets[i].box, capbuf[i]);
+        }
+        snprintf(buf, sizeof(buf), "%s_boxes", prefix);
+        sal_save_png(big, buf);
+        printf("wrote: %s_boxes.png\n", prefix);
+        free_image(big);
+    }
     for(i = box >= 0 ? box : 0; i < (box >= 0 ? box + 1 : nd); ++i){
         target.d = dets[i];
-        target.match = det_method_matches(m->name);
-        if(!layer_given) o.layer = dets[i].layer - 1;   /* Grad-CAM: the layer feeding the box's head */
-        mth_info info = {"", 0};
-        info.log = print_line;
-        info.log_ctx = (void *)method;
-        double t0 = what_time_is_it_now();
-        if(m->fn(e, sized.data, 0, &o, map, &info, err, sizeof(err))) sal_die("-method %s, box %d: %s", method, i, err);
-        mth_heat_of(m, map, net->c, net->h, net->w, heat);
-        printf("explained: box %d %s %.6f (%s, %s%s): %s; %ld images through the network, %.3f s\n", i, names[dets[i].cls],
-               dets[i].prob, method, kind_name, target.match ? ", best match" : "", info.line,
-               info.evaluations, what_time_is_it_now() - t0);
-        image h1 = make_image(net->w, net->h, 1);
-        memcpy(h1.data, heat, hw*sizeof(float));
-        image over = make_image(net->w, net->h, 3);
-        cmap_overlay(heat, sized.data, net->c, net->h, net->w, 0.5f, over.data);
+        if(!layer_given) o.layer = det_cam_layer(net, dets[i].layer);
+        int npics = 0;
         snprintf(cap, sizeof(cap), "%s %.2f", names[dets[i].cls], dets[i].prob);
-        draw_target(over, dets[i].box, cap);
-        snprintf(buf, sizeof(buf), "%s_box%d_heat", prefix, i);
-        sal_save_png(h1, buf);
-        snprintf(buf, sizeof(buf), "%s_box%d_overlay", prefix, i);
-        sal_save_png(over, buf);
-        if(raw) sal_write_file(raw, map, sizeof(float)*n);
-        printf("wrote: %s_box%d_heat.png %s_box%d_overlay.png%s%s\n", prefix, i, prefix, i, raw ? " " : "", raw ? raw : "");
-        fflush(stdout);
-        free_image(h1);
-        free_image(over);
+        if(all){
+            pics[npics] = resize_image(sized, size*net->w/net->h, size);
+            draw_target(pics[npics], dets[i].box, cap);
+            caps[npics++] = "input";
+        }
+        for(j = first; j <= last; ++j){
+            const mth_def *mj = mth_at(j);
+            const char *shown = !strcmp(mj->name, "rise") ? "drise" : mj->name;
+            target.match = det_method_matches(mj->name);
+            mth_info info = {"", 0};
+            info.log = print_line;
+            info.log_ctx = (void *)shown;
+            double t0 = what_time_is_it_now();
+            if(mj->fn(e, sized.data, 0, &o, map, &info, err, sizeof(err))) sal_die("-method %s, box %d: %s", shown, i, err);
+            mth_heat_of(mj, map, net->c, net->h, net->w, heat);
+            printf("explained: box %d %s %.6f (%s, %s%s): %s; %ld images through the network, %.3f s\n", i, names[dets[i].cls],
+                   dets[i].prob, shown, kind_name, target.match ? ", best match" : "", info.line,
+                   info.evaluations, what_time_is_it_now() - t0);
+            image over = make_image(net->w, net->h, 3);
+            cmap_overlay(heat, sized.data, net->c, net->h, net->w, 0.5f, over.data);
+            if(all){
+                pics[npics] = resize_image(over, size*net->w/net->h, size);
+                draw_target(pics[npics], dets[i].box, "");
+                caps[npics++] = shown;
+                free_image(over);
+                continue;
+            }
+            draw_target(over, dets[i].box, cap);
+            image h1 = make_image(net->w, net->h, 1);
+            memcpy(h1.data, heat, hw*sizeof(float));
+            snprintf(buf, sizeof(buf), "%s_box%d_heat", prefix, i);
+            sal_save_png(h1, buf);
+            snprintf(buf, sizeof(buf), "%s_box%d_overlay", prefix, i);
+            sal_save_png(over, buf);
+            if(raw) sal_write_file(raw, map, sizeof(float)*n);
+            printf("wrote: %s_box%d_heat.png %s_box%d_overlay.png%s%s\n", prefix, i, prefix, i, raw ? " " : "", raw ? raw : "");
+            fflush(stdout);
+            free_image(h1);
+            free_image(over);
+        }
+        if(all){
+            image grid = sal_montage(pics, caps, npics, size);
+            snprintf(buf, sizeof(buf), "%s_box%d_all", prefix, i);
+            sal_save_png(grid, buf);
+            printf("wrote: %s_box%d_all.png (the input and %d methods)\n", prefix, i, npics - 1);
+            fflush(stdout);
+            free_image(grid);
+            for(j = 0; j < npics; ++j) free_image(pics[j]);
+        }
     }
+    free(pics); free(caps); free(capbuf);
     free(map); free(heat); free(dets);
     free_image(im); free_image(sized);
     eng_free(e);
@@ -325,7 +369,7 @@ static void detector_point(int argc, char **argv)
             }
             if(!area) sal_die("mask of '%s': box %d (class %d) covers no pixel of value %d", paths[i], j, t[j].cls, t[j].cls + 1);
             target.d = dets[best];
-            if(!layer_given) o.layer = dets[best].layer - 1;
+            if(!layer_given) o.layer = det_cam_layer(net, dets[best].layer);
             for(k = 0; k < nmaps; ++k){
                 if(k < nm){
                     mth_info info = {"", 0};

@@ -326,7 +326,7 @@ static void insdel_main(int argc, char **argv, int det)
             int row_cls = det ? dets[bx].cls : cls;
             if(det){
                 target.d = dets[bx];
-                if(!layer_given) o.layer = dets[bx].layer - 1;
+                if(!layer_given) o.layer = det_cam_layer(net, dets[bx].layer);
             }
             ++ntargets;
             for(j = 0; j < nmaps; ++j){
