@@ -520,11 +520,12 @@ START_TEST(cli_eval_and_point_on_scenes)
     if (rc == 0) {
         const char *names[] = {"vanilla", "gradcam", "random", "center"};
         for (int k = 0; k < 4; k++) {
-            snprintf(want, sizeof want, "\n%s pointing ", names[k]);
+            snprintf(want, sizeof want, "\n%s iou ", names[k]);
             const char *at = strstr(out, want);
-            double hit = -1, iou = -1;
-            ck_assert_msg(at && sscanf(at + strlen(want), "%lf mask_iou %lf", &hit, &iou) == 2, "%s: %s", names[k], out);
-            ck_assert(hit >= 0 && hit <= 1 && iou >= 0 && iou <= 1);
+            double iou = -1, f1 = -1, ciou = -1, auc = -1, pt = -1;
+            ck_assert_msg(at && sscanf(at + strlen(want), "%lf f1 %lf ciou %lf auc %lf pointing %lf", &iou, &f1, &ciou, &auc, &pt) == 5,
+                          "%s: %s", names[k], out);
+            ck_assert(iou >= 0 && iou <= 1 && f1 >= 0 && f1 <= 1 && ciou >= 0 && ciou <= 1 && auc >= 0 && auc <= 1 && pt >= 0 && pt <= 1);
         }
     } else {
         ck_assert_msg(rc == 1 && strstr(out, "found none"), "%s", out);

@@ -31,7 +31,8 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
      "  detector insdel <data cfg> <cfg> <weights> <image|list> [-thresh T] [-nms T] [-box K] [-method NAME[,NAME...]]\n"
      "      [-substrate zero|blur] [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [the methods' options]\n"
      "  detector eval <data cfg> <cfg> <weights> [-n N] [-thresh T] [-nms T] [-iou T] [-recall_thresh T]   (mAP, recall)\n"
-     "  detector point <data cfg> <cfg> <weights> [-method NAME[,NAME...]] [-n N] [-thresh T] [-iou T]   (pointing game, mask IoU)"},
+     "  detector point <data cfg> <cfg> <weights> [-method NAME[,NAME...]] [-n N] [-thresh T] [-iou T] [-threshold F]\n"
+     "      (each method's map of every found object against its mask: IoU, F1, continuous IoU, AUC, pointing)"},
     {"summarize", saliency_summarize, "summarize <csv> [<csv>...]   (the CSVs of insdel -shard k/n: the summary of one run)"},
     {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"

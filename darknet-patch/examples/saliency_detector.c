@@ -287,11 +287,13 @@ static image read_mask(const char *path, int w, int h)
 }
 
 /* saliency detector point: for every ground-truth object the detector finds (a box of its class at
-   IoU >= -iou), each method's map of that box against the object's pixels: the pointing game and
-   the mask IoU, beside a random and a centred map */
+   IoU >= -iou), each method's map of that box against the object's pixels (src/localize.h, the
+   spec's localisation measures: IoU and F1 of the map thresholded at -threshold of its maximum,
+   the continuous IoU, the pixel ROC-AUC, the energy pointing game), beside a random and a centred
+   map; `saliency localize` is the classifier's counterpart */
 static void detector_point(int argc, char **argv)
 {
-    static const char *own[] = {"-method", "-n", "-thresh", "-nms", "-iou", "-batch", "-score", 0};
+    static const char *own[] = {"-method", "-n", "-thresh", "-nms", "-iou", "-batch", "-score", "-threshold", 0};
     if(argc < 7){ saliency_usage_of("detector"); exit(1); }
     char *datacfg = argv[4], *cfg = argv[5], *weights = argv[6];
     const char **flags = sal_flags_with_methods(own);
@@ -302,6 +304,7 @@ static void detector_point(int argc, char **argv)
     float thresh = sal_flag_real(argc, argv, "-thresh", 0.5, 0, 0, 1, 1);
     float nms = sal_flag_real(argc, argv, "-nms", 0.45, 0, 0, 1, 0);
     float iou = sal_flag_real(argc, argv, "-iou", 0.5, 0, 1, 1, 0);
+    double frac = sal_flag_real(argc, argv, "-threshold", 0.5, 0, 1, 1, 0);
     det_target target;
     memset(&target, 0, sizeof target);
     char *kind = sal_flag_str(argc, argv, "-score", "score");
@@ -334,7 +337,7 @@ static void detector_point(int argc, char **argv)
         double dy = k/net->w - (net->h - 1)/2.0, dx = k%net->w - (net->w - 1)/2.0;
         center[k] = (float)exp(-(dx*dx + dy*dy)/(2*s*s));
     }
-    double *hits = calloc(nmaps, sizeof(double)), *ious = calloc(nmaps, sizeof(double));
+    loc_scores *sum = calloc(nmaps, sizeof(loc_scores));
     int objects = 0, found = 0;
     uint64_t rng = o.seed*0x9E3779B97F4A7C15ull + 7;
     sal_progress prog;
@@ -380,8 +383,9 @@ static void detector_point(int argc, char **argv)
                     int q;
                     for(q = 0; q < hw; ++q) heat[q] = (float)rng_uniform(&rng);
                 } else memcpy(heat, center, hw*sizeof(float));
-                hits[k] += loc_point_hit(heat, obj, hw);
-                ious[k] += loc_mask_iou(heat, obj, hw);
+                loc_scores sc;
+                if(loc_score(heat, obj, hw, frac, &sc, NULL)) sal_die("mask of '%s': box %d covers every pixel", paths[i], j);
+                sum[k].iou += sc.iou; sum[k].f1 += sc.f1; sum[k].ciou += sc.ciou; sum[k].auc += sc.auc; sum[k].pointing += sc.pointing;
             }
         }
         free(dets); free(t);
@@ -392,9 +396,11 @@ static void detector_point(int argc, char **argv)
     printf("detector point: %d images, %d objects, %d found by the detector (a box of the class at IoU >= %.2f, prob >= %.2f), %.1f s\n",
            n, objects, found, iou, thresh, what_time_is_it_now() - t0);
     if(!found) sal_die("the detector found none of the %d objects: nothing to point at", objects);
+    printf("the maps thresholded at %g of their maximum; means over the found objects\n", frac);
     for(k = 0; k < nmaps; ++k)
-        printf("%s pointing %.4f mask_iou %.4f\n", k < nm ? ms[k]->name : k == nm ? "random" : "center", hits[k]/found, ious[k]/found);
-    free(list); free(map); free(heat); free(center); free(obj); free(hits); free(ious);
+        printf("%s iou %.4f f1 %.4f ciou %.4f auc %.4f pointing %.4f\n", k < nm ? ms[k]->name : k == nm ? "random" : "center",
+               sum[k].iou/found, sum[k].f1/found, sum[k].ciou/found, sum[k].auc/found, sum[k].pointing/found);
+    free(list); free(map); free(heat); free(center); free(obj); free(sum);
     eng_free(e);
     free_network(net);
     sal_free_strings(names, nnames);
