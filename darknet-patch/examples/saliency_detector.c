@@ -312,12 +312,14 @@ static void detector_point(int argc, char **argv)
     mth_opts o;
     sal_method_options(argc, argv, &o);
     int layer_given = o.layer >= 0;
+    if(!sal_flag_str(argc, argv, "-masks", 0)) o.masks = 5000;   /* D-RISE's defaults, as detector map */
+    if(!sal_flag_str(argc, argv, "-cells", 0)) o.cells = 16;
     /* the methods, then random and center */
     const mth_def *ms[64];
     int nm = 0, i, j, k;
     char err[1024], *list = strdup(methods), *save = 0, *tok;
     for(tok = strtok_r(list, ",", &save); tok && nm < 62; tok = strtok_r(0, ",", &save)){
-        if(!(ms[nm++] = mth_lookup(tok, err, sizeof(err)))) sal_die("-method %s: %s", methods, err);
+        if(!(ms[nm++] = mth_lookup(!strcmp(tok, "drise") ? "rise" : tok, err, sizeof(err)))) sal_die("-method %s: %s, drise", methods, err);
     }
     if(!nm) sal_die("-method '%s': no method named; allowed: %s", methods, mth_names());
     int nmaps = nm + 2;
@@ -398,7 +400,8 @@ static void detector_point(int argc, char **argv)
     if(!found) sal_die("the detector found none of the %d objects: nothing to point at", objects);
     printf("the maps thresholded at %g of their maximum; means over the found objects\n", frac);
     for(k = 0; k < nmaps; ++k)
-        printf("%s iou %.4f f1 %.4f ciou %.4f auc %.4f pointing %.4f\n", k < nm ? ms[k]->name : k == nm ? "random" : "center",
+        printf("%s iou %.4f f1 %.4f ciou %.4f auc %.4f pointing %.4f\n",
+               k < nm ? (!strcmp(ms[k]->name, "rise") ? "drise" : ms[k]->name) : k == nm ? "random" : "center",
                sum[k].iou/found, sum[k].f1/found, sum[k].ciou/found, sum[k].auc/found, sum[k].pointing/found);
     free(list); free(map); free(heat); free(center); free(obj); free(sum);
     eng_free(e);

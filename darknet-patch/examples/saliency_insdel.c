@@ -238,10 +238,17 @@ static void insdel_main(int argc, char **argv, int det)
     int nmax = sal_flag_int(argc, argv, "-n", 1 << 30, 1, 1 << 30);
     mth_opts o;
     sal_method_options(argc, argv, &o);
+    if(det && !sal_flag_str(argc, argv, "-masks", 0)) o.masks = 5000;   /* D-RISE's defaults, as detector map */
+    if(det && !sal_flag_str(argc, argv, "-cells", 0)) o.cells = 16;
     int layer_given = o.layer >= 0;
     if(det && mapfile) sal_die("-map goes with `saliency insdel` (a classifier's map); a detector's boxes are explained by -method");
     int nmaps;
-    insdel_map *maps = read_maps(methods, mapfile, &nmaps);
+    char *mlist = strdup(methods), *dr;
+    /* a detector's rise is D-RISE: named so, and `drise` taken for it */
+    while(det && (dr = strstr(mlist, "drise")) && (dr == mlist || dr[-1] == ',') && (dr[5] == ',' || !dr[5])) memmove(dr, dr + 1, strlen(dr));
+    insdel_map *maps = read_maps(mlist, mapfile, &nmaps);
+    free(mlist);
+    for(int q = 0; det && q < nmaps; ++q) if(!strcmp(maps[q].name, "rise")) maps[q].name = "drise";
     int batch = sal_flag_int(argc, argv, "-batch", sal_default_batch(cfg), 1, 4096);
 
     /* the images: one, or the list's first N, every shards-th from the shard-th */
