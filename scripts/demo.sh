@@ -124,3 +124,6 @@ echo "  <k>-<class>-<vanilla|gradxinput>-<onehot|loss>_heat.png     the saliency
 echo "  <k>-<class>-<vanilla|gradxinput>-<onehot|loss>_overlay.png  the map over the image"
 echo "  <k>-<class>-ssim-vanilla-onehot_heat.png      the same after regularized finetuning"
 echo "data: $DATA/  weights: $WEIGHTS  logs: $DATA/train.log $DATA/valid.log"
+
+# the detector part: YOLO on the scenes, the methods for its boxes (scripts/demo-detector.sh)
+DARKNET="$DARKNET" scripts/demo-detector.sh
