@@ -114,6 +114,7 @@ test: $(BUILD)/check_all
 
 # The model zoo suite steps the classifier cfgs of the darknet tree being built.
 $(BUILD)/tests/check_zoo.o: TCFLAGS += -DZOO_CFG_DIR='"$(abspath $(DK))/cfg"'
+$(BUILD)/tests/check_detect.o: TCFLAGS += -DZOO_CFG_DIR='"$(abspath $(DK))/cfg"'
 
 # ---- fuzz: libFuzzer harnesses (tests/fuzz/, its README says what each one feeds) ----------
 # `make fuzz`: each harness tests/fuzz/fuzz_<name>.c built with Debian's clang and

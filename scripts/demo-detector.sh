@@ -52,13 +52,14 @@ step "how good the detector is: mAP@0.5 and recall on the test scenes"
 "$DARKNET" saliency detector eval "$DATA" "$CFG" "$WEIGHTS" 2>/dev/null | tee "$OUT/eval.txt" | tail -n 1
 
 step "every box of three test scenes, every method"
-pics=()
-for k in 1 2 3; do
-    img=$(sed -n "${k}p" "$SC/test.list")
-    "$DARKNET" saliency detector map "$DATA" "$CFG" "$WEIGHTS" "$img" -method all -masks "$MASKS" -out "$OUT/scene$k" \
-        > "$OUT/scene$k.txt" 2>>"$OUT/map.log" || { echo "demo-detector: detector map of $img failed (see $OUT/map.log)" >&2; exit 1; }
+k=0
+while IFS= read -r img && [ "$k" -lt 3 ]; do
+    "$DARKNET" saliency detector map "$DATA" "$CFG" "$WEIGHTS" "$img" -method all -masks "$MASKS" -out "$OUT/scene$((k + 1))" \
+        > "$OUT/scene$((k + 1)).txt" 2>>"$OUT/map.log" || { echo "demo-detector: detector map of $img failed (see $OUT/map.log)" >&2; exit 1; }
+    grep -q '^box ' "$OUT/scene$((k + 1)).txt" || continue   # a scene without a box above 0.5: the next one
+    k=$((k + 1))
     grep '^box ' "$OUT/scene$k.txt" | sed "s|^|  $img: |"
-done
+done < "$SC/test.list"
 
 step "localisation: each method's map of every found garment against its mask ($POINT_N scenes)"
 "$DARKNET" saliency detector point "$DATA" "$CFG" "$WEIGHTS" -n "$POINT_N" -masks "$MASKS" \
@@ -68,6 +69,9 @@ step "faithfulness: insertion and deletion of the boxes ($INSDEL_N scenes)"
 head -n "$INSDEL_N" "$SC/test.list" > "$OUT/insdel.list"
 "$DARKNET" saliency detector insdel "$DATA" "$CFG" "$WEIGHTS" "$OUT/insdel.list" -masks "$MASKS" \
     -method vanilla,gradcam,drise -csv "$OUT/insdel.csv" -plot "$OUT/insdel.png" 2>/dev/null | tee "$OUT/insdel.txt" | tail -n 5
+
+# montage.png: the first scene's first box by every method
+[ -s "$OUT/scene1_box0_all.png" ] && cp "$OUT/scene1_box0_all.png" "$OUT/montage.png"
 
 step "detector part done in $(( $(date +%s) - t0 )) seconds"
 echo "pictures: $OUT/scene<k>_boxes.png (the boxes), $OUT/scene<k>_box<j>_all.png (every method for box j), $OUT/insdel.png"

@@ -259,6 +259,118 @@ START_TEST(average_precision_by_hand)
 }
 END_TEST
 
+// every `from` in text (n bytes) replaced by `to`
+static void replace_all(char *text, size_t n, const char *from, const char *to)
+{
+    size_t lf = strlen(from), lt = strlen(to);
+    for (char *p = strstr(text, from); p; p = strstr(p + lt, from)) {
+        ck_assert(strlen(text) + lt - lf < n);
+        memmove(p + lt, p + lf, strlen(p + lf) + 1);
+        memcpy(p, to, lt);
+    }
+}
+
+// darknet's own YOLOv3 cfgs (the tree being built) small (96x96, the big ones 64x64), random weights: every layer has a
+// rule, and a box of each head is explained as darknet's own backward explains it. The oracle is
+// darknet's backward_network seeded at the head (its [yolo] backward passes the delta on as it is,
+// so the seed is taken through the logistic here), with batch norm left out of the cfg: darknet's
+// batch-norm backward is the training-mode one even in inference mode (tests/check_engine.c checks
+// the engine's inference-mode rule by central differences). Central differences cannot be the
+// oracle here: at float32 these deep random nets are too rough (kinks below 1e-3, rounding above).
+#ifndef ZOO_CFG_DIR
+#define ZOO_CFG_DIR "build/darknet/cfg"
+#endif
+
+static void yolo_cfg_case(const char *name, int size)
+{
+    char src[1024], text[200000];
+    snprintf(src, sizeof src, "%s/%s", ZOO_CFG_DIR, name);
+    FILE *f = fopen(src, "r");
+    ck_assert_msg(f != NULL, "cannot read %s", src);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    // [net] at batch 1, 96x96 (the first width/height/batch/subdivisions lines are [net]'s)
+    char side[16];
+    snprintf(side, sizeof side, "%d", size);
+    const char *keys[] = {"\nwidth=", "\nheight=", "\nbatch=", "\nsubdivisions="}, *vals[] = {side, side, "1", "1"};
+    for (int k = 0; k < 4; k++) {
+        char *p = strstr(text, keys[k]);
+        ck_assert_msg(p != NULL, "%s: no %s", name, keys[k] + 1);
+        p += strlen(keys[k]);
+        char *e = p + strcspn(p, "\n");
+        memmove(p + strlen(vals[k]), e, strlen(e) + 1);
+        memcpy(p, vals[k], strlen(vals[k]));
+    }
+    replace_all(text, sizeof text, "batch_normalize=1", "batch_normalize=0");
+    network *net = tu_net(text);
+    ck_assert_int_eq(net->w, size);
+    tu_randomize(net, 11);
+    det_target t;
+    memset(&t, 0, sizeof t);
+    char err[512];
+    eng *e = eng_init_scored(net, det_score, &t, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s: %s", name, err);
+    int in = net->inputs;
+    ck_assert_msg(det_heads(net, NULL) >= 2, "%s: %d heads", name, det_heads(net, NULL));
+    float *x = malloc(sizeof(float) * in), *g = malloc(sizeof(float) * in), *dk = calloc(in, sizeof(float));
+    uint64_t rng = 3;
+    tu_fill(x, in, 0, 1, &rng);
+    memcpy(net->input, x, sizeof(float) * in);
+    net->train = 0;
+    forward_network(net);
+    det_detection *d;
+    int nd = det_decode(net, 0, 0.01f, 0, &d);
+    int checked = 0;
+    char *seen = calloc(net->n, 1);
+    for (int k = 0; k < nd; k++) {
+        if (seen[d[k].layer]) continue;   // the first (best) box of each head
+        seen[d[k].layer] = 1;
+        t.d = d[k];
+        int cls = 0;
+        ck_assert_int_eq(eng_logit_grad(e, x, 1, &cls, g, NULL, NULL), 0);
+        // darknet: the same forward, every delta zero, the head's seed through its logistic, backward
+        memcpy(net->input, x, sizeof(float) * in);
+        forward_network(net);
+        for (int j = 0; j < net->n; j++)
+            if (net->layers[j].delta) memset(net->layers[j].delta, 0, sizeof(float) * net->layers[j].outputs * net->layers[j].batch);
+        layer *hl = &net->layers[d[k].layer];
+        float **adj = calloc(net->n, sizeof(float *));
+        adj[d[k].layer] = hl->delta;
+        det_score(&t, net, 0, adj);   // ds/d(head output) into its delta
+        int wh = hl->w * hl->h;
+        for (int i = 0; i < hl->outputs; i++) {
+            int entry = (i % (wh * (5 + hl->classes))) / wh;
+            float o = hl->output[i];
+            if (entry != 2 && entry != 3) hl->delta[i] *= o * (1 - o);
+        }
+        free(adj);
+        memset(dk, 0, sizeof(float) * in);
+        float *saved = net->delta;
+        net->delta = dk;
+        backward_network(net);
+        net->delta = saved;
+        double top = 0, diff = 0;
+        for (int i = 0; i < in; i++) { top = fmax(top, fabs(dk[i])); diff = fmax(diff, fabs(dk[i] - g[i])); }
+        ck_assert_msg(top > 0, "%s head %d: darknet's backward gives a zero map", name, d[k].layer);
+        ck_assert_msg(diff <= 1e-4 * top, "%s head %d: the engine's map differs from darknet's backward by %g (max %g)", name,
+                      d[k].layer, diff, top);
+        checked++;
+    }
+    ck_assert_msg(checked >= 2, "%s: boxes on %d heads", name, checked);
+    free(seen); free(d); free(x); free(g); free(dk);
+    eng_free(e);
+    free_network(net);
+}
+
+START_TEST(darknet_yolov3_cfgs_explain_their_boxes)
+{
+    yolo_cfg_case("yolov3-tiny.cfg", 96);
+    yolo_cfg_case("yolov3.cfg", 64);
+    yolo_cfg_case("yolov3-spp.cfg", 64);
+}
+END_TEST
+
 // ---- the binary: saliency detector map --------------------------------------------------------
 
 static char P_CFG[1024], P_W[1024], P_DATA[1024], P_IMG[1100], P_CLS[1024];
@@ -455,17 +567,6 @@ START_TEST(cli_insdel_scores_boxes)
 }
 END_TEST
 
-// every `from` in text (n bytes) replaced by `to`
-static void replace_all(char *text, size_t n, const char *from, const char *to)
-{
-    size_t lf = strlen(from), lt = strlen(to);
-    for (char *p = strstr(text, from); p; p = strstr(p + lt, from)) {
-        ck_assert(strlen(text) + lt - lf < n);
-        memmove(p + lt, p + lf, strlen(p + lf) + 1);
-        memcpy(p, to, lt);
-    }
-}
-
 // detector eval and point on a few real scenes (prepare fashion-scenes, 32x32) with the tiny YOLO
 // made for 10 classes at 32x32 (random weights: the numbers are only checked for form and range)
 START_TEST(cli_eval_and_point_on_scenes)
@@ -543,13 +644,14 @@ Suite *make_detect_suite(void)
 {
     Suite *s = suite_create("detect");
     TCase *tc = tcase_create("detect");
-    tcase_set_timeout(tc, 120);
+    tcase_set_timeout(tc, 240);
     tcase_add_test(tc, decode_matches_darknet_get_network_boxes);
     tcase_add_test(tc, score_gradient_matches_central_differences);
     tcase_add_test(tc, match_score_finds_the_target_again);
     tcase_add_test(tc, iou_and_letterbox_by_hand);
     tcase_add_test(tc, refusals_name_the_layer);
     tcase_add_test(tc, average_precision_by_hand);
+    tcase_add_test(tc, darknet_yolov3_cfgs_explain_their_boxes);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("detect_cli");
     tcase_set_timeout(cli, 240);
