@@ -114,6 +114,8 @@ test: $(BUILD)/check_all
 
 # The model zoo suite steps the classifier cfgs of the darknet tree being built.
 $(BUILD)/tests/check_zoo.o: TCFLAGS += -DZOO_CFG_DIR='"$(abspath $(DK))/cfg"'
+# The cfgs suite compares cfg/resnet*-224.cfg with the darknet tree's own cfg/resnet*.cfg.
+$(BUILD)/tests/check_cfgs.o: TCFLAGS += -DCFGS_DARKNET_DIR='"$(abspath $(DK))/cfg"'
 
 # ---- fuzz: libFuzzer harnesses (tests/fuzz/, its README says what each one feeds) ----------
 # `make fuzz`: each harness tests/fuzz/fuzz_<name>.c built with Debian's clang and
