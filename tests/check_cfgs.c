@@ -205,6 +205,13 @@ START_TEST(fashion_resnet_every_regularizer)
         free_network(net);
         free(t);
     }
+    // the noise keys through the section: a step with input and heatmap noise
+    char *t = resized(text, 0, 2, "\n[saliency]\nregularizer=ssim\nweight=0.5\ninput_noise=0.1\ninput_noise_samples=2\nheatmap_noise=0.1\nseed=3\n");
+    srand(1);
+    net = quiet_net(t);
+    one_step(net, "cfg/fashion-resnet.cfg with input and heatmap noise");
+    free_network(net);
+    free(t);
     free(text);
 }
 END_TEST

@@ -28,7 +28,7 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
     {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]"},
     {"compare", saliency_compare, "compare <image a> <image b> [-metric NAME|all]"},
-    {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]"},
+    {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N] [-input_noise S] [-heatmap_noise S]"},
     {"gradcheck", saliency_gradcheck,
      "gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME] [-method exact|finite|central]\n"
      "      [-samples N] [-seed S] [-image FILE] [-step H]"},
