@@ -39,7 +39,7 @@ ifneq ($(shell cat $(DK)/.srcid 2>/dev/null),$(SRCID))
 $(shell rm -f $(DK)/.patched)
 endif
 
-.PHONY: all setup darknet test demo bench clean distclean FORCE
+.PHONY: all setup darknet test demo science bench clean distclean FORCE
 all: darknet
 
 # Debian packages (installed as root, named otherwise) and a deb-src entry.
@@ -190,6 +190,11 @@ $(BUILD)/tests/check_fuzz.o: TCFLAGS += -DFUZZ_REPLAY_DIR='"$(abspath $(BUILD))/
 # ---- the main job ----------------------------------------------------------------------------
 demo: darknet
 	scripts/demo.sh
+
+# The Pareto frontier of the regularizers on Fashion-MNIST: results/science/pareto.{csv,png}
+# (scripts/science.sh says what it runs; about 25 minutes on 2 cores).
+science: darknet
+	scripts/science.sh
 
 # ---- benchmarks (never part of `make test`) --------------------------------------------------
 bench: darknet

@@ -216,6 +216,33 @@ START_TEST(fashion_resnet_every_regularizer)
 }
 END_TEST
 
+// scripts/science.sh's runs: the control, every regularizer of the library at 3 weights or more
+// (exact), ssim and tv also with method=finite
+START_TEST(science_runs_every_regularizer)
+{
+    char out[65536];
+    int rc = tu_run("scripts/science.sh --list", out, sizeof out);
+    ck_assert_msg(rc == 0, "science.sh --list: exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "none none 0 none\n") == out, "the control first: %.200s", out);
+    for (int i = 0; i < reg_count(); i++) {
+        const char *name = reg_at(i)->name;
+        int exact = 0, finite = 0;
+        char pat[128];
+        for (const char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+            snprintf(pat, sizeof pat, " %s ", name);
+            const char *sp = strchr(line, ' ');
+            if (!sp || strncmp(sp, pat, strlen(pat))) continue;
+            const char *nl = strchr(line, '\n');
+            int len = nl ? (int)(nl - line) : (int)strlen(line);
+            if (len > 7 && !strncmp(line + len - 6, " exact", 6)) exact++;
+            if (len > 8 && !strncmp(line + len - 7, " finite", 7)) finite++;
+        }
+        ck_assert_msg(exact >= 3, "science.sh runs %s at %d weights (exact), want 3 or more", name, exact);
+        if (!strcmp(name, "ssim") || !strcmp(name, "tv")) ck_assert_msg(finite >= 1, "science.sh runs %s with method=finite %d times", name, finite);
+    }
+}
+END_TEST
+
 Suite *make_cfgs_suite(void)
 {
     Suite *s = suite_create("cfgs");
@@ -224,6 +251,7 @@ Suite *make_cfgs_suite(void)
     tcase_add_loop_test(tc, resnet_cfg_is_darknets_layout, 0, N_DEPTHS);
     tcase_add_loop_test(tc, resnet_cfg_one_regularized_step, 0, N_DEPTHS);
     tcase_add_test(tc, fashion_resnet_every_regularizer);
+    tcase_add_test(tc, science_runs_every_regularizer);
     suite_add_tcase(s, tc);
     return s;
 }

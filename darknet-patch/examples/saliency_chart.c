@@ -2,7 +2,7 @@
    frontier of `make science`, the training curves of `make demo`): one panel per -y column, side by
    side, one curve per value of the -group column (in the order they first appear), in darknet's
    own letters (saliency_plot.h). Plain CSV: a header line of names, comma-separated values, no
-   quoting; an empty or non-numeric value is a gap in its curve. */
+   quoting; an empty or non-numeric value is skipped (its curve joins the points around it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -143,11 +143,13 @@ image sal_plot_xy(const char *title, const char *xlabel, const char *ylabel, con
     for(i = 0; i < m; ++i){
         fill_image(box, -1);
         const double *x = xs + off, *y = ys + off;
+        int last = -1;   /* a NaN point is skipped: the curve joins its neighbours */
         for(k = 0; k < npts[i]; ++k){
             if(isnan(x[k]) || isnan(y[k])) continue;
             double px = PX(x[k]) - left, py = PY(y[k]) - top;
-            if(k > 0 && !isnan(x[k-1]) && !isnan(y[k-1])) line(box, PX(x[k-1]) - left, PY(y[k-1]) - top, px, py, 2, rgb[i]);
+            if(last >= 0) line(box, PX(x[last]) - left, PY(y[last]) - top, px, py, 2, rgb[i]);
             if(ax.markers) line(box, px, py, px, py, 7, rgb[i]);
+            last = k;
         }
         int bx, by, c;
         for(by = 0; by <= ph; ++by)

@@ -25,7 +25,8 @@ sal_axes sal_axes_around(const double *xs, const double *ys, int n);
 
 /* The same picture as sal_plot on any axes: curve i has npts[i] points, xs and ys hold the curves one
    after the other; the lines x = 0 and y = 0 are drawn when they fall inside; points outside are
-   clipped. With ax.markers each point is a small square. */
+   clipped; a NaN point is skipped (the curve joins its neighbours). With ax.markers each point is a small
+   square. */
 image sal_plot_xy(const char *title, const char *xlabel, const char *ylabel, const double *xs, const double *ys,
                   const int *npts, int m, const char *const *legend, const float (*rgb)[3], sal_axes ax, int width, int height);
 
