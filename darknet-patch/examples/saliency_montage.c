@@ -1,7 +1,8 @@
 /* saliency_montage.c: `darknet saliency montage`, pictures (PNG files, e.g. the heat maps and
    overlays of `saliency map`) as a grid enlarged so a person can see them: -cols pictures a row,
-   each scaled by the nearest pixel to -height, columns captioned (-captions, on the first row) and
-   rows named on the left (-rows), in darknet's own letters (sal_montage, sal_letters). */
+   each scaled by the nearest pixel to -height, columns captioned (-captions, above the first row) and
+   rows named on the left (-rows), in darknet's own letters (sal_letters); every column as wide as its
+   widest picture or caption, so the rows line up. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,41 +57,54 @@ void saliency_montage(int argc, char **argv)
     split_bar(capbuf, capv, cols);
     split_bar(rowbuf, rowv, nrows);
 
+    /* one grid: every column as wide as its widest picture or caption, every row as high as -height */
     image **abc = sal_letters();
-    image *strip = calloc(nrows, sizeof(image)), *name = calloc(nrows, sizeof(image));
-    int r, left = 0, total_h = 0, width = 0;
-    for(r = 0; r < nrows; ++r){
-        int n = npics - r*cols < cols ? npics - r*cols : cols;
-        image *pics = calloc(n, sizeof(image));
-        for(i = 0; i < n; ++i) pics[i] = sal_load_image(files[r*cols + i], 0, 0, 3);
-        strip[r] = sal_montage(pics, r == 0 ? (const char *const *)capv : NULL, n, height);
-        for(i = 0; i < n; ++i) free_image(pics[i]);
-        free(pics);
-        if(abc && rowv[r]){
-            name[r] = get_label(abc, rowv[r], 20);
-            if(name[r].w + 12 > left) left = name[r].w + 12;
-        }
-        total_h += strip[r].h;
-        if(strip[r].w > width) width = strip[r].w;
+    const int gap = 6;
+    image *pics = calloc(npics, sizeof(image)), *cap = calloc(cols, sizeof(image)), *name = calloc(nrows, sizeof(image));
+    int *colw = calloc(cols, sizeof(int)), *pw = calloc(npics, sizeof(int));
+    int r, c, left = 0, top = 0;
+    for(i = 0; i < npics; ++i){
+        pics[i] = sal_load_image(files[i], 0, 0, 3);
+        pw[i] = (pics[i].w*height + pics[i].h - 1)/pics[i].h;
+        if(pw[i] > colw[i % cols]) colw[i % cols] = pw[i];
     }
-    image all = make_image(left + width, total_h, 3);
+    for(c = 0; abc && c < cols; ++c){
+        if(!capv[c]) continue;
+        cap[c] = get_label(abc, capv[c], 20);
+        if(cap[c].w > colw[c]) colw[c] = cap[c].w;
+        if(cap[c].h + gap > top) top = cap[c].h + gap;
+    }
+    for(r = 0; abc && r < nrows; ++r){
+        if(!rowv[r]) continue;
+        name[r] = get_label(abc, rowv[r], 20);
+        if(name[r].w + 2*gap > left) left = name[r].w + 2*gap;
+    }
+    int width = left + gap;
+    for(c = 0; c < cols; ++c) width += colw[c] + gap;
+    image all = make_image(width, top + gap + nrows*(height + gap), 3);
     fill_image(all, 1);
-    int y0 = 0, x, y, k;
-    for(r = 0; r < nrows; ++r){
-        image s = strip[r];
-        for(k = 0; k < 3; ++k)
-            for(y = 0; y < s.h; ++y)
-                for(x = 0; x < s.w; ++x) all.data[(k*all.h + y0 + y)*all.w + left + x] = s.data[(k*s.h + y)*s.w + x];
-        if(name[r].data){
-            const float white[3] = {1, 1, 1};
-            /* beside the pictures (below the captions of the first row) */
-            int mid = y0 + s.h - height/2 - name[r].h/2 - 6;
-            draw_label(all, mid + name[r].h, 6, name[r], white);
-            free_image(name[r]);
+    const float white[3] = {1, 1, 1};   /* darknet's letters: black on a box of this colour */
+    int x0 = left + gap, x, y, k;
+    for(c = 0; c < cols; ++c){
+        if(cap[c].data){ draw_label(all, gap, x0 + (colw[c] - cap[c].w)/2, cap[c], white); free_image(cap[c]); }
+        for(r = 0; r < nrows && r*cols + c < npics; ++r){
+            image p = pics[r*cols + c];
+            int w = pw[r*cols + c], px = x0 + (colw[c] - w)/2, py = top + gap + r*(height + gap);
+            for(k = 0; k < 3; ++k)
+                for(y = 0; y < height; ++y)
+                    for(x = 0; x < w; ++x)
+                        all.data[(k*all.h + py + y)*all.w + px + x] = p.data[(k*p.h + y*p.h/height)*p.w + x*p.w/w];
         }
-        y0 += s.h;
-        free_image(s);
+        x0 += colw[c] + gap;
     }
+    for(r = 0; r < nrows; ++r){
+        if(!name[r].data) continue;
+        int mid = top + gap + r*(height + gap) + height/2 + name[r].h/2;
+        draw_label(all, mid, gap, name[r], white);
+        free_image(name[r]);
+    }
+    for(i = 0; i < npics; ++i) free_image(pics[i]);
+    free(pics); free(cap); free(colw); free(pw);
     char prefix[4096];
     snprintf(prefix, sizeof(prefix), "%s", out);
     size_t L = strlen(prefix);
@@ -98,5 +112,5 @@ void saliency_montage(int argc, char **argv)
     sal_save_png(all, prefix);
     printf("montage: %s.png (%d pictures, %d rows of %d, %dx%d)\n", prefix, npics, nrows, cols, all.w, all.h);
     free_image(all);
-    free(strip); free(name); free(capv); free(rowv); free(capbuf); free(rowbuf); free(files); free(fl);
+    free(name); free(capv); free(rowv); free(capbuf); free(rowbuf); free(files); free(fl);
 }
