@@ -33,7 +33,7 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
     {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N] [-input_noise S] [-heatmap_noise S]"},
     {"chart", saliency_chart,
      "chart <csv> <out.png> -x COL -y COL[,COL...] [-group COL] [-points 0|1] [-title T] [-xlabel T] [-ylabel T]\n"
-     "      [-width W] [-height H]   (one panel per -y column, one curve per -group value)"},
+     "      [-width W] [-height H] [-xlim LO:HI] [-ylim LO:HI]   (one panel per -y column, one curve per -group value)"},
     {"montage", saliency_montage,
      "montage <out.png> <png>... [-cols N] [-height H] [-captions 'a|b|...'] [-rows 'a|b|...']"},
     {"gradcheck", saliency_gradcheck,

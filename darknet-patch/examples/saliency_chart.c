@@ -55,7 +55,7 @@ static double number(const char *s)
 
 void saliency_chart(int argc, char **argv)
 {
-    static const char *flags[] = {"-x", "-y", "-group", "-title", "-xlabel", "-ylabel", "-width", "-height", "-points", 0};
+    static const char *flags[] = {"-x", "-y", "-group", "-title", "-xlabel", "-ylabel", "-width", "-height", "-points", "-xlim", "-ylim", 0};
     if(argc < 5){ saliency_usage_of("chart"); exit(1); }
     char *csv = argv[3], *out = argv[4];
     sal_check_flags(argc, argv, 5, flags);
@@ -68,6 +68,20 @@ void saliency_chart(int argc, char **argv)
     int width = sal_flag_int(argc, argv, "-width", 900, 200, 8000);
     int height = sal_flag_int(argc, argv, "-height", 560, 150, 8000);
     int points = sal_flag_int(argc, argv, "-points", 0, 0, 1);
+    double lim[2][2];
+    int haslim[2] = {0, 0}, a;
+    for(a = 0; a < 2; ++a){
+        char *v = sal_flag_str(argc, argv, a ? "-ylim" : "-xlim", NULL);
+        if(!v) continue;
+        char *end;
+        lim[a][0] = strtod(v, &end);
+        if(*end != ':') sal_die("chart: %s %s: want LO:HI, two numbers", a ? "-ylim" : "-xlim", v);
+        char *b = end + 1;
+        lim[a][1] = strtod(b, &end);
+        if(*end || end == b || !isfinite(lim[a][0]) || !isfinite(lim[a][1]) || !(lim[a][0] < lim[a][1]))
+            sal_die("chart: %s %s: want LO:HI, two finite numbers with LO < HI", a ? "-ylim" : "-xlim", v);
+        haslim[a] = 1;
+    }
 
     FILE *f = fopen(csv, "r");
     if(!f) sal_die("chart: cannot open '%s'", csv);
@@ -133,6 +147,8 @@ void saliency_chart(int argc, char **argv)
             }
         }
         sal_axes ax = sal_axes_around(xs, ys, nrows);
+        if(haslim[0]){ ax.x0 = lim[0][0]; ax.x1 = lim[0][1]; }
+        if(haslim[1]){ ax.y0 = lim[1][0]; ax.y1 = lim[1][1]; }
         ax.markers = points;
         char t[512];
         snprintf(t, sizeof(t), "%s%s%s", title, title[0] && ny > 1 ? ": " : "", ny > 1 || !title[0] ? ynames[p] : "");

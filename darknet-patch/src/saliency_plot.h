@@ -6,7 +6,7 @@
 
 #include "darknet.h"
 
-/* the colour of curve i (a fixed palette of 10 colours, then again) */
+/* the colour of curve i (matplotlib's tab10, then its colours darker, then lighter, then again) */
 void sal_plot_color(int i, float rgb[3]);
 
 /* A width x height picture on white: m curves ys (m, npts) over xs (npts), both axes from 0 to 1
