@@ -39,7 +39,7 @@ ifneq ($(shell cat $(DK)/.srcid 2>/dev/null),$(SRCID))
 $(shell rm -f $(DK)/.patched)
 endif
 
-.PHONY: all setup darknet test demo bench clean distclean FORCE
+.PHONY: all setup darknet test demo science bench clean distclean FORCE
 all: darknet
 
 # Debian packages (installed as root, named otherwise) and a deb-src entry.
@@ -115,6 +115,8 @@ test: $(BUILD)/check_all
 # The model zoo suite steps the classifier cfgs of the darknet tree being built.
 $(BUILD)/tests/check_zoo.o: TCFLAGS += -DZOO_CFG_DIR='"$(abspath $(DK))/cfg"'
 $(BUILD)/tests/check_detect.o: TCFLAGS += -DZOO_CFG_DIR='"$(abspath $(DK))/cfg"'
+# The cfgs suite compares cfg/resnet*-224.cfg with the darknet tree's own cfg/resnet*.cfg.
+$(BUILD)/tests/check_cfgs.o: TCFLAGS += -DCFGS_DARKNET_DIR='"$(abspath $(DK))/cfg"'
 
 # ---- fuzz: libFuzzer harnesses (tests/fuzz/, its README says what each one feeds) ----------
 # `make fuzz`: each harness tests/fuzz/fuzz_<name>.c built with Debian's clang and
@@ -189,6 +191,11 @@ $(BUILD)/tests/check_fuzz.o: TCFLAGS += -DFUZZ_REPLAY_DIR='"$(abspath $(BUILD))/
 # ---- the main job ----------------------------------------------------------------------------
 demo: darknet
 	scripts/demo.sh
+
+# The Pareto frontier of the regularizers on Fashion-MNIST: results/science/pareto.{csv,png}
+# (scripts/science.sh says what it runs; about 25 minutes on 2 cores).
+science: darknet
+	scripts/science.sh
 
 # ---- benchmarks (never part of `make test`) --------------------------------------------------
 bench: darknet

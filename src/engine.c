@@ -563,24 +563,51 @@ int eng_logit_grad(eng *e, const float *x, int nb, const int *cls, float *g, flo
 // ----------------------------------------------------------------------------------------------
 // exact double backprop
 
-// u . g per image and the regularizer: e->g holds the heatmaps; writes e->u, returns the R sum
-static int penalty(eng *e, const eng_reg_cfg *c, double *rsum, char *err, int errlen)
+// u . g per image and the regularizer: e->g holds the heatmaps; writes e->u, returns the R sum.
+// With heatmap_noise s, image b's R is R(g_b + s r_b n_b, x_b), r_b = max g_b - min g_b, n_b ~ N(0, I)
+// drawn from rng and held: u_b = u' + s (u' . n_b) (e_argmax - e_argmin), u' = dR/dg at the noisy map.
+static int penalty(eng *e, const eng_reg_cfg *c, uint64_t *rng, double *rsum, char *err, int errlen)
 {
     network *net = e->net;
     int B = net->batch, n = net->inputs;
     memset(e->u, 0, sizeof(float) * (size_t)n * B);
     *rsum = 0;
+    float *gn = NULL, *nz = NULL;
+    if (c->heatmap_noise > 0) {
+        gn = malloc(sizeof(float) * n);
+        nz = malloc(sizeof(float) * n);
+    }
     for (int b = 0; b < B; b++) {
         double r = 0;
         char why[256] = "";
-        int rc = reg_eval(c->reg, e->g + (size_t)b * n, net->input + (size_t)b * n, net->c, net->h, net->w,
-                          &r, e->u + (size_t)b * n, 1.0f, why, sizeof why);
+        const float *g = e->g + (size_t)b * n;
+        float *u = e->u + (size_t)b * n;
+        int imax = 0, imin = 0;
+        if (gn) {
+            for (int i = 1; i < n; i++) {
+                if (g[i] > g[imax]) imax = i;
+                if (g[i] < g[imin]) imin = i;
+            }
+            float sc = c->heatmap_noise * (g[imax] - g[imin]);
+            for (int i = 0; i < n; i++) { nz[i] = eng_randn(rng); gn[i] = g[i] + sc * nz[i]; }
+            g = gn;
+        }
+        int rc = reg_eval(c->reg, g, net->input + (size_t)b * n, net->c, net->h, net->w,
+                          &r, u, 1.0f, why, sizeof why);
         if (rc) {
             snprintf(err, errlen, "regularizer %s, image %d of the batch: %s", c->reg->name, b, why[0] ? why : reg_strerror(rc));
+            free(gn); free(nz);
             return -1;
+        }
+        if (gn && imax != imin) {
+            double un = 0;
+            for (int i = 0; i < n; i++) un += (double)u[i] * nz[i];
+            u[imax] += (float)(c->heatmap_noise * un);
+            u[imin] -= (float)(c->heatmap_noise * un);
         }
         *rsum += r;
     }
+    free(gn); free(nz);
     return 0;
 }
 
@@ -698,6 +725,96 @@ static void stop_message(eng *e, int low, int stock, char *err, int errlen)
              "the gradient stops at layer %d (%s): %s", k, get_layer_string(l->type), what);
 }
 
+// ----------------------------------------------------------------------------------------------
+// input noise: the heatmap at x + e (regularizers.md, "Noise utilities")
+
+// batch norm's x_norm of an inference-mode forward in training mode (darknet writes it only in
+// training mode; the rules of `loss` and smooth activations read it): (x - mean) / sigma of the
+// lent batch statistics
+static void fix_x_norm(eng *e)
+{
+    network *net = e->net;
+    if (!net->train) return;
+    for (int k = 0; k < e->top; k++) {
+        layer *l = &net->layers[k];
+        if (!eng_has_bn(l) || !l->x_norm) continue;
+        int sp = l->out_w * l->out_h;
+        for (int b = 0; b < l->batch; b++)
+            for (int f = 0; f < l->out_c; f++) {
+                float is = eng_bn_inv_sigma(e, l, f), m = l->mean[f];
+                size_t o = ((size_t)b * l->out_c + f) * sp;
+                for (int i = 0; i < sp; i++) l->x_norm[o + i] = (l->x[o + i] - m) * is;
+            }
+    }
+}
+
+// The net's layers at x0 + eps (batch statistics held), and the seed dS/dz there (spectreg: r)
+static void forward_at(eng *e, const eng_reg_cfg *c, const float *x0, const float *eps, const float *truth, const float *r)
+{
+    network *net = e->net;
+    size_t nb = (size_t)net->inputs * net->batch;
+    for (size_t i = 0; i < nb; i++) net->input[i] = x0[i] + eps[i];
+    eng_forward_frozen(e);
+    fix_x_norm(e);
+    if (c->form == ENG_SPECTREG) memcpy(e->seed, r, sizeof(float) * (size_t)e->classes * net->batch);
+    else eng_seed(e, c->form, truth, NULL, e->seed);
+}
+
+// The noisy share of a step: e->g = the mean heatmap over the draws; then (lambda != 0, after
+// penalty() wrote e->u at the clean input) -lambda/N * d(u . g(x0 + eps_j))/dtheta per draw.
+typedef struct { float *x0, *eps, *gj; int N; eng_snap state; } noise_pass;
+
+static void noise_begin(eng *e, const eng_reg_cfg *c, const float *truth, const float *r, uint64_t *rng, noise_pass *np)
+{
+    network *net = e->net;
+    int B = net->batch, n = net->inputs;
+    size_t nb = (size_t)n * B;
+    memset(np, 0, sizeof *np);
+    np->N = c->input_noise_samples > 1 ? c->input_noise_samples : 1;
+    np->x0 = malloc(nb * sizeof(float));
+    np->gj = malloc(nb * sizeof(float));
+    np->eps = malloc(nb * np->N * sizeof(float));
+    memcpy(np->x0, net->input, nb * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        const float *x = np->x0 + (size_t)b * n;
+        float lo = x[0], hi = x[0];
+        for (int i = 1; i < n; i++) { if (x[i] < lo) lo = x[i]; if (x[i] > hi) hi = x[i]; }
+        float sc = c->input_noise * (hi - lo);
+        for (int j = 0; j < np->N; j++)
+            for (int i = 0; i < n; i++) np->eps[(size_t)j * nb + (size_t)b * n + i] = sc * eng_randn(rng);
+    }
+    // what darknet's backward of the clean forward reads, and its CE delta and cost, put back after
+    eng_snap_state(e, &np->state);
+    eng_snap_add(&np->state, net->layers[e->top].delta, (size_t)e->classes * B * sizeof(float));
+    if (net->layers[e->top].cost) eng_snap_add(&np->state, net->layers[e->top].cost, sizeof(float));
+    eng_lend_batch_stats(e, &np->state);
+    memset(e->g, 0, nb * sizeof(float));
+    for (int j = 0; j < np->N; j++) {
+        forward_at(e, c, np->x0, np->eps + (size_t)j * nb, truth, r);
+        eng_input_grad(e, e->seed, np->gj);
+        for (size_t i = 0; i < nb; i++) e->g[i] += np->gj[i] / np->N;
+    }
+    memcpy(net->input, np->x0, nb * sizeof(float));   // R compares with the clean image
+}
+
+static void noise_step(eng *e, const eng_reg_cfg *c, const float *truth, const float *r, noise_pass *np)
+{
+    size_t nb = (size_t)e->net->inputs * e->net->batch;
+    for (int j = 0; j < np->N; j++) {
+        forward_at(e, c, np->x0, np->eps + (size_t)j * nb, truth, r);
+        eng_input_grad(e, e->seed, np->gj);   // the first-order streams the exact step runs on
+        exact_step(e, c->form, c->lambda / np->N);
+    }
+}
+
+static void noise_end(eng *e, noise_pass *np)
+{
+    memcpy(e->net->input, np->x0, sizeof(float) * (size_t)e->net->inputs * e->net->batch);
+    eng_snap_restore(&np->state);
+    free(np->x0); free(np->eps); free(np->gj);
+    memset(np, 0, sizeof *np);
+}
+
 int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng,
                  eng_reg_report *out, char *err, int errlen)
 {
@@ -716,18 +833,27 @@ int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng
         r = malloc(sizeof(float) * (size_t)e->classes * B);
         memcpy(r, e->seed, sizeof(float) * (size_t)e->classes * B);
     }
-    if (e->exact) {
+    noise_pass np = {0};
+    int noisy = c->input_noise > 0;
+    if (noisy && (c->method != ENG_EXACT || !e->exact)) {
+        snprintf(err, errlen, "input_noise needs method=exact (its heatmaps at x + e come from the engine's rules)");
+        free(r);
+        return -1;
+    }
+    if (noisy) {
+        noise_begin(e, c, truth, r ? r : e->seed, rng, &np);
+    } else if (e->exact) {
         eng_input_grad(e, e->seed, e->g);
     } else if (eng_stock_input_grad(e, c->form, truth, e->seed, e->g, err, errlen)) {
         free(r);
         return -1;
     }
+#define FAIL(rc) do { if (noisy) noise_end(e, &np); free(r); return (rc); } while (0)
     double gabs = 0;
     for (size_t i = 0; i < nb; i++) gabs += fabsf(e->g[i]);
     if (!num_finite(gabs)) {
         snprintf(err, errlen, "the heatmap has NaN or Inf (the network's activations have diverged)");
-        free(r);
-        return -1;
+        FAIL(-1);
     }
     if (gabs == 0 && !all_zero(e->seed, (size_t)e->classes * B)) {
         int low = -1;
@@ -739,33 +865,32 @@ int eng_reg_step(eng *e, const eng_reg_cfg *c, const float *truth, uint64_t *rng
         }
         if (low >= 0) stop_message(e, low, !e->exact, err, errlen);
         else snprintf(err, errlen, "the heatmap is zero for every image of the batch, though the seed at the [softmax] is not");
-        free(r);
-        return -2;
+        FAIL(-2);
     }
     if (c->lambda != 0 && c->method != ENG_EXACT && e->exact && e->dk_stop_below >= 0) {
         const layer *l = &net->layers[e->dk_stop];
         snprintf(err, errlen, "method=%s: layer %d (%s): %s, so the parameters of layer %d (%s) and below would get no gradient; use method=exact",
                  eng_method_name(c->method), e->dk_stop, get_layer_string(l->type), eng_dk_stops(l),
                  e->dk_stop_below, get_layer_string(net->layers[e->dk_stop_below].type));
-        free(r);
-        return -1;
+        FAIL(-1);
     }
     double rsum;
-    if (penalty(e, c, &rsum, err, errlen)) { free(r); return -1; }
+    if (penalty(e, c, rng, &rsum, err, errlen)) FAIL(-1);
     if (!num_finite(rsum)) {
         snprintf(err, errlen, "the regularizer %s is %s", c->reg->name, rsum != rsum ? "nan" : "inf");
-        free(r);
-        return -1;
+        FAIL(-1);
     }
     if (c->lambda != 0) {
         if (c->method == ENG_EXACT && !e->exact) {
             snprintf(err, errlen, "method=exact needs a rule for every layer; this engine was made for method=finite");
-            free(r);
-            return -1;
+            FAIL(-1);
         }
-        if (c->method == ENG_EXACT) exact_step(e, c->form, c->lambda);
+        if (noisy) noise_step(e, c, truth, r ? r : e->seed, &np);
+        else if (c->method == ENG_EXACT) exact_step(e, c->form, c->lambda);
         else eng_finite_step(e, c, truth, r);
     }
+    if (noisy) noise_end(e, &np);
+#undef FAIL
     free(r);
     if (out) {
         out->r_mean = rsum / B;

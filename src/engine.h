@@ -105,6 +105,14 @@ typedef struct {
     float lambda;           // weight of R in the objective
     eng_method method;
     float step;             // finite differences: h_b = step * |x_b| / |u_b|
+    // Noise (regularizers.md, "Noise utilities"); 0 = none. Every draw comes from the rng of
+    // eng_reg_step (after spectreg's), so the same state gives the same draws.
+    float input_noise;      // s: the heatmap is the mean over input_noise_samples draws of the
+                            // heatmap at x_b + e, e ~ N(0, (s * (max x_b - min x_b))^2) per value,
+                            // fresh every step; BN statistics of the clean batch held; exact only
+    int input_noise_samples;// draws averaged per image and step (0 or 1: one)
+    float heatmap_noise;    // s: R is evaluated on g_b + e, e ~ N(0, (s * (max g_b - min g_b))^2),
+                            // the gradient through the range too (the draw held); any method
 } eng_reg_cfg;
 
 typedef struct {
@@ -117,7 +125,8 @@ typedef struct {
 // layer's weight/bias/scale updates and leaves every other piece of layer state (outputs, deltas,
 // BN statistics, rolling statistics) as the forward left it, so darknet's own backward and update
 // run unchanged. 0 on success; -1 and err says what (a regularizer error, NaN in the heatmap, a
-// finite method with a layer darknet's backward stops at above layers with parameters); -2 when the
+// finite method with a layer darknet's backward stops at above layers with parameters, input_noise
+// with a method other than exact); -2 when the
 // heatmap is zero for every image of the batch although the seed at the softmax is not, and err
 // names the layer where the gradient stopped (a relu off everywhere, a layer darknet's backward does
 // not pass through): not divergence, but a step that would optimise nothing.

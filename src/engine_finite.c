@@ -51,7 +51,7 @@ void eng_snap_rolling(eng_snap *s, network *net)
 
 // Training mode: inference-mode batch norm normalises with rolling_*, so lend it the last
 // forward's batch statistics (the rolling ones go into s, to be restored). Nothing in inference mode.
-static void lend_batch_stats(eng *e, eng_snap *s)
+void eng_lend_batch_stats(eng *e, eng_snap *s)
 {
     network *net = e->net;
     if (!net->train) return;
@@ -66,7 +66,7 @@ static void lend_batch_stats(eng *e, eng_snap *s)
 
 // darknet's layer forwards up to the top softmax in inference mode, each layer with a random draw
 // (dropout, crop) reusing it when the net is in training mode (batch statistics already lent)
-static void forward_frozen(eng *e)
+void eng_forward_frozen(eng *e)
 {
     network net = *e->net;
     int was_train = net.train;
@@ -146,9 +146,9 @@ int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float 
         eng_snap_add(&snap, l->scale_updates, n[2] * sizeof(float));
     }
     eng_snap_add(&snap, net->layers[top].delta, (size_t)e->classes * B * sizeof(float));
-    lend_batch_stats(e, &snap);
+    eng_lend_batch_stats(e, &snap);
     int train = net->train;
-    forward_frozen(e);
+    eng_forward_frozen(e);
     float *fac = malloc(B * sizeof(float));
     for (int b = 0; b < B; b++) fac[b] = 1;
     memset(g, 0, nb * sizeof(float));
@@ -178,7 +178,7 @@ int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float 
 
 // What darknet's backward reads of the layers up to the top softmax (outputs, batch norm's x and
 // x_norm, maxpool's choices) into s, for networks whose layer types that is all: 0; -1 otherwise.
-static int snap_state(eng *e, eng_snap *s)
+int eng_snap_state(eng *e, eng_snap *s)
 {
     network *net = e->net;
     int top = e->top, B = net->batch;
@@ -223,28 +223,28 @@ void eng_finite_step(eng *e, const eng_reg_cfg *c, const float *truth, const flo
     eng_snap snap = {0};
     eng_snap_add(&snap, net->layers[e->top].delta, (size_t)e->classes * B * sizeof(float));
     // darknet's backward adds -fac * dS/dtheta: at x + hu with +fac, at x (or x - hu) with -fac
-    lend_batch_stats(e, &snap);
+    eng_lend_batch_stats(e, &snap);
     int train = net->train;
     if (c->method == ENG_FINITE_CENTRAL) {
         for (int i = 0; i < n * B; i++) net->input[i] = x0[i] + h[i / n] * e->u[i];
-        forward_frozen(e);
+        eng_forward_frozen(e);
         stock_backward(e, c->form, truth, r, fac);
         for (int i = 0; i < n * B; i++) net->input[i] = x0[i] - h[i / n] * e->u[i];
-        forward_frozen(e);
+        eng_forward_frozen(e);
         stock_backward(e, c->form, truth, r, neg);
         memcpy(net->input, x0, nb * sizeof(float));
-        forward_frozen(e);   // the layers as darknet's forward left them
+        eng_forward_frozen(e);   // the layers as darknet's forward left them
     } else {
         // at x first, on the state darknet's forward left (the frozen forward computes the same
         // numbers); kept aside and put back after x + hu instead of a third forward
         eng_snap state = {0};
-        int kept = snap_state(e, &state) == 0;
+        int kept = eng_snap_state(e, &state) == 0;
         stock_backward(e, c->form, truth, r, neg);
         for (int i = 0; i < n * B; i++) net->input[i] = x0[i] + h[i / n] * e->u[i];
-        forward_frozen(e);
+        eng_forward_frozen(e);
         stock_backward(e, c->form, truth, r, fac);
         memcpy(net->input, x0, nb * sizeof(float));
-        if (kept) eng_snap_restore(&state); else { eng_snap_restore(&state); forward_frozen(e); }
+        if (kept) eng_snap_restore(&state); else { eng_snap_restore(&state); eng_forward_frozen(e); }
         zero_deltas(e);
     }
     net->train = train;

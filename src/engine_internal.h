@@ -96,6 +96,15 @@ void eng_snap_restore(eng_snap *s);
 // adds every batch-norm layer's rolling statistics (training-mode forwards move them)
 void eng_snap_rolling(eng_snap *s, network *net);
 
+// Training mode: lends the last forward's batch statistics to inference-mode batch norm (the
+// rolling ones into s, to be restored). Nothing in inference mode.
+void eng_lend_batch_stats(eng *e, eng_snap *s);
+// darknet's layer forwards up to the top softmax in inference mode (statistics lent), each layer
+// with a random draw reusing it when the net is in training mode
+void eng_forward_frozen(eng *e);
+// What darknet's backward and the rules read of the layers up to the top softmax (outputs, batch
+// norm's x and x_norm, maxpool's choices) into s: 0; -1 for a layer type without an exact rule.
+int eng_snap_state(eng *e, eng_snap *s);
 // g = +dS/dx through darknet's own backward (any layer type); see engine_finite.c
 int eng_stock_input_grad(eng *e, eng_form form, const float *truth, const float *r, float *g, char *err, int errlen);
 // -lambda * d(sum_b u_b . g_b)/dtheta into darknet's update buffers, by finite differences (§2b)

@@ -256,6 +256,21 @@ START_TEST(eval_reports_accuracy_and_agreement)
     ck_assert_msg(p != NULL, "output: %s", out);
     ck_assert_int_eq(sscanf(p, "images 5  top-1 %lf  ssim %lf", &top1, &ssim), 2);
     ck_assert(top1 >= 0 && top1 <= 1 && ssim >= -1 && ssim <= 1);
+    // the noise flags: the numbers move, the same -seed gives the same numbers, a bad value is refused
+    double s1 = -2, s2 = -2, t;
+    snprintf(args, sizeof args, "eval %s %s %s -batch 2 -input_noise 0.2 -heatmap_noise 0.5 -seed 4", data, P_CFG, P_W);
+    for (int k = 0; k < 2; k++) {
+        rc = run(args, out, sizeof out);
+        ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+        p = strstr(out, "images 5  top-1 ");
+        ck_assert_msg(p && strstr(p, "at x + noise 0.2") && strstr(p, "heatmap noise 0.5"), "output: %s", out);
+        ck_assert_int_eq(sscanf(p, "images 5  top-1 %lf  ssim %lf", &t, k ? &s2 : &s1), 2);
+    }
+    ck_assert_msg(s1 == s2, "the same -seed, ssim %g then %g", s1, s2);
+    ck_assert_msg(fabs(s1 - ssim) > 1e-4, "noise 0.2/0.5 left ssim at %g", ssim);
+    snprintf(args, sizeof args, "eval %s %s %s -heatmap_noise -1", data, P_CFG, P_W);
+    rc = run(args, out, sizeof out);
+    ck_assert_msg(rc == 1 && strstr(out, "-heatmap_noise"), "exit %d: %s", rc, out);
     snprintf(args, sizeof args, "eval %s %s %s", P_DATA, P_CFG, P_W);   // no valid= list
     rc = run(args, out, sizeof out);
     ck_assert_msg(rc == 1 && strstr(out, "valid="), "exit %d: %s", rc, out);

@@ -479,6 +479,159 @@ START_TEST(zero_heatmap_names_the_layer_where_the_gradient_stopped)
 }
 END_TEST
 
+// ----------------------------------------------------------------------------------------------
+// noise (regularizers.md, "Noise utilities"): input_noise (the mean heatmap over draws at x + e,
+// batch statistics of the clean batch held) and heatmap_noise (R of g + e, e scaled to g's range).
+// The engine's parameter gradient against central differences of lambda * sum_b R with the draws
+// held: the numeric side runs eng_reg_step itself (lambda 0: R only) from the same generator state
+// at each theta +- eps, on the frozen forward.
+
+typedef struct { network *net; eng *e; tu_frozen *fz; eng_reg_cfg c; const float *truth; uint64_t rng; float lambda; } noisy_ctx;
+
+static double noisy_sum_at(void *p)
+{
+    noisy_ctx *k = p;
+    tu_frozen_forward(k->net, k->fz);
+    uint64_t rng = k->rng;
+    eng_reg_report rep;
+    char err[512];
+    int rc = eng_reg_step(k->e, &k->c, k->truth, &rng, &rep, err, sizeof err);
+    ck_assert_msg(rc == 0, "eng_reg_step: %s", err);
+    return k->lambda * rep.r_mean * k->net->batch;
+}
+
+static stats noise_check(const char *name, const char *cfg, eng_form form, const char *regname, float input_noise,
+                         int nsamp, float heatmap_noise, uint64_t seed, int samples, double *r_noisy, double *r_clean)
+{
+    stats st = {0, 0, 0};
+    network *net = tu_net(cfg);
+    tu_randomize(net, seed);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s: %s", name, err);
+    int B = net->batch, K = eng_classes(e), n = net->inputs * B;
+    uint64_t rng = seed * 17 + 3;
+    tu_fill(net->input, n, 0, 1, &rng);
+    float *truth = calloc(B * K, sizeof(float));
+    for (int b = 0; b < B; b++) truth[b * K + (b * 3 + (int)seed) % K] = 1;
+    eng_reg_cfg c = { reg_lookup(regname, NULL, 0), form, 0.7f, ENG_EXACT, 0.01f, input_noise, nsamp, heatmap_noise };
+    ck_assert(c.reg != NULL);
+    param_ref P[MAX_PARAMS];
+    int np = params_of(net, eng_top(e), P);
+    free(net->truth);
+    net->truth = 0;
+    net->train = 1;
+    srand(11);
+    forward_network(net);
+    zero_updates(P, np);
+    uint64_t r0 = rng, step_rng = rng;
+    eng_reg_report rep;
+    int rc = eng_reg_step(e, &c, truth, &step_rng, &rep, err, sizeof err);
+    ck_assert_msg(rc == 0, "%s: %s", name, err);
+    ck_assert_msg(step_rng != r0, "%s: the noise drew nothing from the generator", name);
+    tu_frozen *fz = tu_freeze(net);
+    noisy_ctx k = {net, e, fz, c, truth, r0, c.lambda};
+    k.c.lambda = 0;
+    double R0 = noisy_sum_at(&k);
+    // the same draws give the same R (seedable), and the step's R is that one
+    ck_assert_msg(fabs(R0 / c.lambda / B - rep.r_mean) <= 1e-5 * (1 + fabs(rep.r_mean)), "%s: R %g, again from the same state %g",
+                  name, rep.r_mean, R0 / c.lambda / B);
+    if (r_noisy) *r_noisy = rep.r_mean;
+    if (r_clean) {
+        noisy_ctx k0 = k;
+        k0.c.input_noise = 0;
+        k0.c.heatmap_noise = 0;
+        *r_clean = noisy_sum_at(&k0) / c.lambda / B;
+    }
+    for (int s = 0; s < samples; s++) {
+        param_ref *p = &P[(int)(tu_uniform(&rng) * np) % np];
+        int i = (int)(tu_uniform(&rng) * p->n) % p->n;
+        float v = p->p[i];
+        double ana = -p->upd[i];
+        tu_fd_opts o = {1e-3 * (fabs(v) > 0.3 ? fabs(v) : 0.3), 4, 0, 1e-3 * (1 + fabs(R0)), 0, 3e-2, 0.015};
+        double num;
+        if (tu_fd_one(noisy_sum_at, &k, &p->p[i], ana, 0, o, &num)) { st.skipped++; continue; }
+        char op[240];
+        if (getenv("DBP_DEBUG")) fprintf(stderr, "noise %s L%d %s[%d] num %g ana %g\n", name, p->layer, p->what, i, num, ana);
+        snprintf(op, sizeof op, "noise %s %s %s input_noise %g x%d heatmap_noise %g layer %d %s", name, eng_form_name(form), regname,
+                 input_noise, nsamp, heatmap_noise, p->layer, p->what);
+        tu_fd_compare(op, i, num, ana, 0, o, &st);
+    }
+    tu_unfreeze(net, fz);
+    free(truth);
+    eng_free(e);
+    free_network(net);
+    return st;
+}
+
+// input_noise (1 and 3 draws), heatmap_noise, both; onehot and loss (whose seed and second-order
+// stream depend on the noisy point); a conv+BN net and the ResNet
+START_TEST(noise_second_order)
+{
+    static const struct { float in; int n; float hm; } NZ[] = {{0.1f, 1, 0}, {0.1f, 3, 0}, {0, 1, 0.2f}, {0.1f, 2, 0.2f}};
+    static const char *regs[2][4] = {{"mse", "tv", "l2", "grad_diff"}, {"ssim", "mse", "tv", "ssim"}};   // ssim: 11x11 at least
+    int z = _i % 4;
+    eng_form form = _i / 4 % 2 ? ENG_LOSS : ENG_ONEHOT;
+    int res = _i / 8;
+    const char *name = res ? "resnet" : "conv_bn";
+    const char *cfg = res ? RESNET : tu_testnet("conv_bn");
+    double rn, rc;
+    stats st = noise_check(name, cfg, form, regs[res][(_i + res) % 4], NZ[z].in, NZ[z].n, NZ[z].hm, 5 + _i, 12, &rn, &rc);
+    ck_assert_msg(st.failed == 0, "%s %s: %d of %d parameter gradients differ from central differences (noise %d)",
+                  name, eng_form_name(form), st.failed, st.checked, z);
+    ck_assert_msg(st.checked >= 6, "%s: only %d of 12 samples away from kinks", name, st.checked);
+    // the noise changes R (a noise that did nothing would pass the gradient check too)
+    ck_assert_msg(fabs(rn - rc) > 1e-6 * (1 + fabs(rc)), "%s: R %g with the noise, %g without", name, rn, rc);
+}
+END_TEST
+
+// zero noise is the plain step (the same update buffers, bit for bit), and input_noise is refused
+// by the finite methods
+START_TEST(noise_zero_is_the_plain_step_and_finite_refuses_input_noise)
+{
+    float *upd[2];
+    int len = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        network *net = tu_net(RESNET);
+        tu_randomize(net, 3);
+        char err[512];
+        eng *e = eng_init(net, err, sizeof err);
+        int B = net->batch, K = eng_classes(e), n = net->inputs * B;
+        uint64_t rng = 9;
+        tu_fill(net->input, n, 0, 1, &rng);
+        float *truth = calloc(B * K, sizeof(float));
+        for (int b = 0; b < B; b++) truth[b * K + b % K] = 1;
+        eng_reg_cfg c = { reg_lookup("ssim", NULL, 0), ENG_LOSS, 0.7f, ENG_EXACT, 0.01f };
+        if (pass) { c.input_noise = 0; c.input_noise_samples = 5; c.heatmap_noise = 0; }
+        param_ref P[MAX_PARAMS];
+        int np = params_of(net, eng_top(e), P);
+        free(net->truth);
+        net->truth = 0;
+        net->train = 1;
+        forward_network(net);
+        zero_updates(P, np);
+        eng_reg_report rep;
+        ck_assert_msg(eng_reg_step(e, &c, truth, &rng, &rep, err, sizeof err) == 0, "%s", err);
+        len = 0;
+        for (int i = 0; i < np; i++) len += P[i].n;
+        upd[pass] = malloc(len * sizeof(float));
+        for (int i = 0, o = 0; i < np; o += P[i].n, i++) memcpy(upd[pass] + o, P[i].upd, P[i].n * sizeof(float));
+        if (pass) {
+            c.input_noise = 0.1f;
+            c.method = ENG_FINITE;
+            forward_network(net);
+            int rc = eng_reg_step(e, &c, truth, &rng, &rep, err, sizeof err);
+            ck_assert_msg(rc == -1 && strstr(err, "input_noise needs method=exact"), "finite with input_noise: %d %s", rc, err);
+        }
+        free(truth);
+        eng_free(e);
+        free_network(net);
+    }
+    ck_assert_msg(memcmp(upd[0], upd[1], len * sizeof(float)) == 0, "noise 0 changed the step");
+    free(upd[0]); free(upd[1]);
+}
+END_TEST
+
 Suite *make_dbp_suite(void)
 {
     Suite *s = suite_create("dbp");
@@ -493,6 +646,8 @@ Suite *make_dbp_suite(void)
     tcase_add_test(tc, crop_exact_and_finite_agree);
     tcase_add_test(tc, finite_method_cut_off_by_a_crop_is_refused);
     tcase_add_test(tc, zero_heatmap_names_the_layer_where_the_gradient_stopped);
+    tcase_add_loop_test(tc, noise_second_order, 0, 16);
+    tcase_add_test(tc, noise_zero_is_the_plain_step_and_finite_refuses_input_noise);
     suite_add_tcase(s, tc);
     return s;
 }

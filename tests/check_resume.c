@@ -4,6 +4,7 @@
 // After every kill each weights file in the backup directory is complete and loadable (a partial
 // write exists only as <file>.tmp), and a resume from the newest <base>_<epoch>.weights goes on at
 // darknet's own batch count (seen, read back from the file), losing at most one checkpoint interval.
+// A resume from darknet's <base>.backup (every 1000 batches) keeps the section stepping.
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -491,6 +492,44 @@ START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
 }
 END_TEST
 
+// darknet's <base>.backup (written every 1000 batches): a run to batch 1003, then a resume from
+// <base>.backup with the same cfg, [saliency] section unchanged: it goes on at batch 1001 (seen
+// 4000 from the file), the section steps again (its first progress line says batch 1001), and it
+// ends at max_batches.
+START_TEST(resume_from_the_backup_file_with_the_section)
+{
+    ws w;
+    ws_init(&w, "backup");
+    const char *key = "max_batches=120";
+    char *cfg = strdup(CFG), *at = strstr(cfg, key);
+    ck_assert(at != NULL);
+    char text[4096];
+    snprintf(text, sizeof text, "%.*smax_batches=1003%s", (int)(at - cfg), cfg, at + strlen(key));
+    tu_write_text(w.cfg, text);
+    free(cfg);
+    child c;
+    start(&c, &w, NULL, NULL, "tobackup.out");
+    int st = wait_child(&c, 90);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the run to batch 1003: status %d: %s", st, tail(c.out));
+    char bk[700];
+    snprintf(bk, sizeof bk, "%s/" BASE ".backup", w.bk);
+    check_weights_file(&w, bk, 1000L * BATCH);
+    start(&c, &w, bk, NULL, "frombackup.out");
+    st = wait_child(&c, 60);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the resume from %s: status %d: %s", bk, st, tail(c.out));
+    long first, last;
+    ck_assert_int_eq(batches(c.out, &first, &last), 3);
+    ck_assert_int_eq(first, 1001);
+    ck_assert_int_eq(last, 1003);
+    long len;
+    char *out = slurp(c.out, &len);
+    ck_assert_msg(strstr(out, "saliency   tv "), "the resumed run has no [saliency] layer: %s", tail(c.out));
+    ck_assert_msg(strstr(out, "saliency: batch 1001/1003, "), "the section's first line in the resumed run should say batch 1001/1003: %s", tail(c.out));
+    free(out);
+    free_network(w.net);
+}
+END_TEST
+
 Suite *make_resume_suite(void)
 {
     Suite *s = suite_create("resume");
@@ -498,6 +537,7 @@ Suite *make_resume_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, random_kills_resume_from_the_newest_checkpoint);
     tcase_add_test(tc, kills_during_a_checkpoint_write_keep_the_old_one);
+    tcase_add_test(tc, resume_from_the_backup_file_with_the_section);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -283,6 +283,13 @@ START_TEST(section_errors_name_file_key_and_value)
         {HEAD BODY "[saliency]\nseed=1.5\n", {"seed=1.5", "18446744073709551615", "bad.cfg"}, 0},
         {HEAD BODY "[saliency]\nseed=99999999999999999999\n", {"seed=99999999999999999999", "above", "bad.cfg"}, 0},
         {HEAD BODY "[saliency]\nseed=-1\n", {"seed=-1", "whole number", "bad.cfg"}, 0},
+        // the noise keys
+        {HEAD BODY "[saliency]\ninput_noise=-0.1\n", {"input_noise=-0.1", ">= 0 and <= 10", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\ninput_noise=nan\n", {"input_noise=nan", "not finite", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\ninput_noise_samples=0\n", {"input_noise_samples=0", "1 ... 1000", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\ninput_noise_samples=2.5\n", {"input_noise_samples=2.5", "1 ... 1000", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nheatmap_noise=11\n", {"heatmap_noise=11", ">= 0 and <= 10", "bad.cfg"}, 0},
+        {HEAD BODY "[saliency]\nmethod=finite\ninput_noise=0.1\n", {"input_noise=0.1 needs method=exact", "method=finite", "bad.cfg: [saliency]"}, 0},
         // an empty value (patch 0017: darknet dropped the line), a key without '=', a key given twice
         {HEAD BODY "[saliency]\nweight=\n", {"'weight=' has no value", "in [saliency]", "bad.cfg: line "}, 0},
         {HEAD BODY "[saliency]\nweight\n", {"weight=", "empty", "bad.cfg"}, 0},

@@ -16,6 +16,8 @@ void saliency_insdel(int argc, char **argv);
 void saliency_summarize(int argc, char **argv);
 void saliency_fool(int argc, char **argv);
 void saliency_detector(int argc, char **argv);
+void saliency_chart(int argc, char **argv);
+void saliency_montage(int argc, char **argv);
 
 static const struct { const char *verb; void (*run)(int argc, char **argv); const char *usage; } VERBS[] = {
     {"map", saliency_map,
@@ -38,7 +40,12 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
      "      prepare fashion-scenes <out dir> [-n N] [-test M] [-size S] [-objects MIN:MAX] [-seed K] [-src DIR]"},
     {"compare", saliency_compare, "compare <image a> <image b> [-metric NAME|all]"},
-    {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]"},
+    {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N] [-input_noise S] [-heatmap_noise S]"},
+    {"chart", saliency_chart,
+     "chart <csv> <out.png> -x COL -y COL[,COL...] [-group COL] [-points 0|1] [-title T] [-xlabel T] [-ylabel T]\n"
+     "      [-width W] [-height H] [-xlim LO:HI] [-ylim LO:HI]   (one panel per -y column, one curve per -group value)"},
+    {"montage", saliency_montage,
+     "montage <out.png> <png>... [-cols N] [-height H] [-captions 'a|b|...'] [-rows 'a|b|...']"},
     {"gradcheck", saliency_gradcheck,
      "gradcheck <cfg> [weights] [-formulation loss|onehot|spectreg] [-regularizer NAME] [-method exact|finite|central]\n"
      "      [-samples N] [-seed S] [-image FILE] [-step H]"},

@@ -1,6 +1,9 @@
 /* saliency_eval.c: `darknet saliency eval`, heatmap-to-image agreement and top-1 accuracy of a
    classifier on a held-out list (saliency-methods.md, "heatmap-to-image agreement"): the table that
-   tells whether regularized training made explanations look more like the image, and what it cost. */
+   tells whether regularized training made explanations look more like the image, and what it cost.
+   -input_noise s takes each heatmap (and the prediction) at x + e, e ~ N(0, (s range x)^2), and
+   -heatmap_noise s compares g + e, e ~ N(0, (s range g)^2), with the clean image: how robust the
+   agreement numbers are (regularizers.md, "Noise utilities"; draws from -seed). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,7 @@
 #include "engine.h"
 #include "evaluate.h"
 #include "metrics.h"
+#include "rng.h"
 
 /* the one label of labels[] that is a substring of path, as darknet's fill_truth decides it */
 static int label_of(char *path, char **labels, int k)
@@ -27,9 +31,21 @@ static int label_of(char *path, char **labels, int k)
     return found;
 }
 
+/* a += N(0, (s (max a_b - min a_b))^2) per value, for each of the nb rows of m values */
+static void add_noise(float *a, int nb, int m, double s, uint64_t *rng)
+{
+    int b, i;
+    for(b = 0; b < nb; ++b){
+        float *v = a + (size_t)b*m, lo = v[0], hi = v[0];
+        for(i = 1; i < m; ++i){ if(v[i] < lo) lo = v[i]; if(v[i] > hi) hi = v[i]; }
+        double sc = s*(hi - lo);
+        for(i = 0; i < m; ++i) v[i] += (float)(sc*rng_normal(rng));
+    }
+}
+
 void saliency_eval(int argc, char **argv)
 {
-    static const char *flags[] = {"-n", "-batch", "-formulation", "-seed", 0};
+    static const char *flags[] = {"-n", "-batch", "-formulation", "-seed", "-input_noise", "-heatmap_noise", 0};
     if(argc < 6){ saliency_usage_of("eval"); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5];
     sal_check_flags(argc, argv, 6, flags);
@@ -37,6 +53,8 @@ void saliency_eval(int argc, char **argv)
     int batch = sal_flag_int(argc, argv, "-batch", 32, 1, 65536);
     eng_form form = sal_flag_form(argc, argv, "onehot");
     uint64_t rng = sal_flag_u64(argc, argv, "-seed", 1);
+    double in_noise = sal_flag_real(argc, argv, "-input_noise", 0, 0, 0, 10, 0);
+    double hm_noise = sal_flag_real(argc, argv, "-heatmap_noise", 0, 0, 0, 10, 0);
 
     int nlab = 0, npaths = 0;
     char **labels = sal_class_labels(datacfg, &nlab);
@@ -59,6 +77,7 @@ void saliency_eval(int argc, char **argv)
 
     int m = net->inputs;
     float *x = calloc((size_t)m*batch, sizeof(float));
+    float *xn = calloc((size_t)m*batch, sizeof(float));
     float *g = calloc((size_t)m*batch, sizeof(float));
     float *truth = calloc((size_t)K*batch, sizeof(float));
     int *y = calloc(batch, sizeof(int));
@@ -79,7 +98,11 @@ void saliency_eval(int argc, char **argv)
             y[b] = label_of(path, labels, K);
             truth[b*K + y[b]] = 1;
         }
-        if(eng_heatmap(e, x, truth, form, 0, &rng, g)) sal_die("cfg '%s': the engine cannot take the heatmap of this network", cfg);
+        /* the noise: per image, scaled to its range (of x, then of g) */
+        memcpy(xn, x, sizeof(float)*m*batch);
+        if(in_noise > 0) add_noise(xn, batch, m, in_noise, &rng);
+        if(eng_heatmap(e, xn, truth, form, 0, &rng, g)) sal_die("cfg '%s': the engine cannot take the heatmap of this network", cfg);
+        if(hm_noise > 0) add_noise(g, batch, m, hm_noise, &rng);
         float *p = net->layers[top].output;
         for(b = 0; b < nb; ++b){
             if(max_index(p + b*K, K) == y[b]) ++correct;
@@ -93,9 +116,12 @@ void saliency_eval(int argc, char **argv)
     sal_progress_done(&prog);
     eval_agreement r = eval_mean_get(&mean);
     printf("weights: %s\n", weights);
-    printf("images %d  top-1 %.4f  ssim %.4f  1/psnr %.4f  sobel %.4f  pearson %.4f  (%s heatmaps vs images, N_mm)\n",
-           n, (double)correct/n, r.ssim, r.inv_psnr, r.sobel, r.pearson, eng_form_name(form));
-    free(x); free(g); free(truth); free(y);
+    char noise[128] = "";
+    if(in_noise > 0) snprintf(noise, sizeof(noise), ", heatmaps and top-1 at x + noise %g", in_noise);
+    if(hm_noise > 0) snprintf(noise + strlen(noise), sizeof(noise) - strlen(noise), ", heatmap noise %g", hm_noise);
+    printf("images %d  top-1 %.4f  ssim %.4f  1/psnr %.4f  sobel %.4f  pearson %.4f  (%s heatmaps vs images, N_mm%s)\n",
+           n, (double)correct/n, r.ssim, r.inv_psnr, r.sobel, r.pearson, eng_form_name(form), noise);
+    free(x); free(xn); free(g); free(truth); free(y);
     sal_free_strings(paths, npaths);
     sal_free_strings(labels, nlab);
     eng_free(e);

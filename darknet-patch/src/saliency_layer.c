@@ -34,7 +34,8 @@ typedef struct {
 } saliency_state;
 
 /* The section's keys, their defaults and what each allows: the one list of them. */
-enum { KEY_REGULARIZER, KEY_FORMULATION, KEY_WEIGHT, KEY_METHOD, KEY_STEP, KEY_SEED, N_KEYS };
+enum { KEY_REGULARIZER, KEY_FORMULATION, KEY_WEIGHT, KEY_METHOD, KEY_STEP, KEY_SEED,
+       KEY_INPUT_NOISE, KEY_INPUT_NOISE_SAMPLES, KEY_HEATMAP_NOISE, N_KEYS };
 static const struct { const char *key, *def, *allowed; const char *(*names)(void); } KEYS[] = {
     [KEY_REGULARIZER] = {"regularizer", "l2", NULL, reg_names},
     [KEY_FORMULATION] = {"formulation", "onehot", NULL, eng_form_names},
@@ -42,6 +43,9 @@ static const struct { const char *key, *def, *allowed; const char *(*names)(void
     [KEY_METHOD]      = {"method", "exact", NULL, eng_method_names},
     [KEY_STEP]        = {"step", "0.01", "a number > 0 and <= 1"},
     [KEY_SEED]        = {"seed", "1", "a whole number 0 ... 18446744073709551615"},
+    [KEY_INPUT_NOISE] = {"input_noise", "0", "a number >= 0 and <= 10 (the noise's std over the image's range; 0: none)"},
+    [KEY_INPUT_NOISE_SAMPLES] = {"input_noise_samples", "1", "a whole number 1 ... 1000"},
+    [KEY_HEATMAP_NOISE] = {"heatmap_noise", "0", "a number >= 0 and <= 10 (the noise's std over the heatmap's range; 0: none)"},
 };
 _Static_assert(sizeof KEYS / sizeof KEYS[0] == N_KEYS, "one entry per key");
 
@@ -102,6 +106,24 @@ int sal_section_read(list *options, sal_section *out, char *err, size_t errlen)
         return bad_value("step", val[KEY_STEP], "too small: 0 as a float", allowed(KEY_STEP), err, errlen);
     if(num_parse_u64(val[KEY_SEED], &out->seed, why, sizeof(why)))
         return bad_value("seed", val[KEY_SEED], why, allowed(KEY_SEED), err, errlen);
+    if(num_parse_real(val[KEY_INPUT_NOISE], 0, 0, 10, 0, &x, why, sizeof(why)))
+        return bad_value("input_noise", val[KEY_INPUT_NOISE], why, allowed(KEY_INPUT_NOISE), err, errlen);
+    out->rc.input_noise = (float)x;
+    uint64_t ns;
+    if(num_parse_u64(val[KEY_INPUT_NOISE_SAMPLES], &ns, why, sizeof(why)))
+        return bad_value("input_noise_samples", val[KEY_INPUT_NOISE_SAMPLES], why, allowed(KEY_INPUT_NOISE_SAMPLES), err, errlen);
+    if(ns < 1 || ns > 1000)
+        return bad_value("input_noise_samples", val[KEY_INPUT_NOISE_SAMPLES], "out of range", allowed(KEY_INPUT_NOISE_SAMPLES), err, errlen);
+    out->rc.input_noise_samples = (int)ns;
+    if(num_parse_real(val[KEY_HEATMAP_NOISE], 0, 0, 10, 0, &x, why, sizeof(why)))
+        return bad_value("heatmap_noise", val[KEY_HEATMAP_NOISE], why, allowed(KEY_HEATMAP_NOISE), err, errlen);
+    out->rc.heatmap_noise = (float)x;
+    /* the heatmaps at x + e come from the engine's rules */
+    if(out->rc.input_noise > 0 && out->rc.method != ENG_EXACT){
+        snprintf(err, errlen, "input_noise=%s needs method=exact (method=%s takes no heatmap at a noisy input)",
+                 val[KEY_INPUT_NOISE], val[KEY_METHOD]);
+        return -1;
+    }
     return 0;
 }
 
@@ -123,8 +145,11 @@ layer parse_saliency(list *options, int batch, int inputs, network *net, int ind
     c->sec = sec;
     c->rng = sec.seed;
 
-    fprintf(stderr, "saliency   %-12s %-8s lambda %-6g %-7s                 %4d\n",
-            sec.rc.reg->name, eng_form_name(sec.rc.form), sec.rc.lambda, eng_method_name(sec.rc.method), inputs);
+    char noise[96] = "";
+    if(sec.rc.input_noise > 0) snprintf(noise, sizeof(noise), " input_noise %g x%d", sec.rc.input_noise, sec.rc.input_noise_samples);
+    if(sec.rc.heatmap_noise > 0) snprintf(noise + strlen(noise), sizeof(noise) - strlen(noise), " heatmap_noise %g", sec.rc.heatmap_noise);
+    fprintf(stderr, "saliency   %-12s %-8s lambda %-6g %-7s                 %4d%s\n",
+            sec.rc.reg->name, eng_form_name(sec.rc.form), sec.rc.lambda, eng_method_name(sec.rc.method), inputs, noise);
     layer l = {0};
     l.type = SALIENCY;
     l.batch = batch;
