@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "detect.h"
 #include "testutil.h"
+#include "cam_testutil.h"
 
 // a two-scale YOLOv3-tiny in miniature: 16x16x3, 2 classes, 3 anchors a head
 static const char *YOLO_NET =
@@ -371,6 +372,62 @@ START_TEST(darknet_yolov3_cfgs_explain_their_boxes)
 }
 END_TEST
 
+// Grad-CAM of a box's objectness on a linear head: features A (4 x 4 x 4) -> a 1x1 linear prediction
+// convolution -> [yolo]. s = sigmoid(z), z = sum_k W[obj][k] A_k(cell) + b, so alpha_k = s(1 - s)
+// W[obj][k] / (h w) and the map is ReLU(sum_k alpha_k A_k) upsampled: computed here from the weights
+START_TEST(gradcam_closed_form_on_a_linear_head)
+{
+    static const char *cfg =
+        "[net]\nbatch=1\nwidth=8\nheight=8\nchannels=3\n"
+        "[convolutional]\nfilters=4\nsize=3\npad=1\nactivation=leaky\n"
+        "[maxpool]\nsize=2\nstride=2\n"
+        "[convolutional]\nfilters=21\nsize=1\nactivation=linear\n"
+        "[yolo]\nmask=0,1,2\nanchors=2,3, 4,5, 6,4\nclasses=2\nnum=3\n";
+    network *net = tu_net(cfg);
+    tu_randomize(net, 21);
+    det_target t;
+    memset(&t, 0, sizeof t);
+    char err[512];
+    eng *e = eng_init_scored(net, det_score, &t, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s", err);
+    ck_assert_int_eq(det_cam_layer(net, 3), 1);   // the features the prediction convolution reads
+    int n = net->inputs, hw = 16;
+    float *x = malloc(sizeof(float) * n), *map = malloc(sizeof(float) * n), *want = malloc(sizeof(float) * n);
+    uint64_t rng = 8;
+    tu_fill(x, n, 0, 1, &rng);
+    mth_opts o;
+    mth_defaults(&o);
+    o.layer = 1;
+    int positive = 0, clipped = 0;
+    for (int a = 0; a < 3; a++)
+        for (int cell = 0; cell < hw; cell += 5) {
+            t.d.layer = 3; t.d.anchor = a; t.d.i = cell % 4; t.d.j = cell / 4; t.d.cls = 0;
+            t.kind = DET_OBJECTNESS;
+            mth_info info = {"", 0};
+            ck_assert_int_eq(mth_gradcam(e, x, 0, &o, map, &info, err, sizeof err), 0);
+            // the closed form from the forward gradcam made
+            const layer *A = &net->layers[1], *P = &net->layers[2], *Y = &net->layers[3];
+            float s = Y->output[(size_t)a * hw * 7 + 4 * hw + cell];
+            float cam[16];
+            for (int p = 0; p < hw; p++) {
+                double v = 0;
+                for (int k = 0; k < 4; k++) v += s * (1 - s) * P->weights[(a * 7 + 4) * 4 + k] / hw * A->output[k * hw + p];
+                cam[p] = v > 0 ? (float)v : 0;
+                positive += v > 0;
+                clipped += v < 0;
+            }
+            cam_bilinear(cam, 4, 4, want, 8, 8);
+            for (int c = 1; c < 3; c++) memcpy(want + c * 64, want, sizeof(float) * 64);
+            double top = cam_maxabs(want, n), d = cam_maxdiff(map, want, n);
+            ck_assert_msg(d <= 1e-5 * top + 1e-9, "anchor %d cell %d: |gradcam - closed form| %g (max %g)", a, cell, d, top);
+        }
+    ck_assert_msg(positive > 10 && clipped > 10, "%d positive, %d clipped", positive, clipped);
+    free(x); free(map); free(want);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
 // ---- the binary: saliency detector map --------------------------------------------------------
 
 static char P_CFG[1024], P_W[1024], P_DATA[1024], P_IMG[1100], P_CLS[1024];
@@ -651,6 +708,7 @@ Suite *make_detect_suite(void)
     tcase_add_test(tc, iou_and_letterbox_by_hand);
     tcase_add_test(tc, refusals_name_the_layer);
     tcase_add_test(tc, average_precision_by_hand);
+    tcase_add_test(tc, gradcam_closed_form_on_a_linear_head);
     tcase_add_test(tc, darknet_yolov3_cfgs_explain_their_boxes);
     suite_add_tcase(s, tc);
     TCase *cli = tcase_create("detect_cli");
