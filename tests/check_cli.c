@@ -204,9 +204,11 @@ END_TEST
 START_TEST(flags_are_read_strictly)
 {
     setup();
-    struct { char args[4096]; const char *expect; } cases[10];
+    struct { char args[4096]; const char *expect; } cases[12];
     int nc = 0;
 #define CASE(expect_, ...) do { snprintf(cases[nc].args, sizeof cases[nc].args, __VA_ARGS__); cases[nc].expect = expect_; nc++; } while (0)
+    CASE("-threads 0: not a thread count", "map %s %s %s %s -threads 0", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-threads two: not a thread count", "eval %s %s %s -threads two", P_DATA, P_CFG, P_W);
     CASE("-seed -1: not a whole number 0 or more", "map %s %s %s %s -seed -1", P_DATA, P_CFG, P_W, P_IMG);
     CASE("-seed 1.5", "map %s %s %s %s -seed 1.5", P_DATA, P_CFG, P_W, P_IMG);
     CASE("-class 2x: not a whole number", "map %s %s %s %s -class 2x", P_DATA, P_CFG, P_W, P_IMG);
