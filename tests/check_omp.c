@@ -3,7 +3,8 @@
 // and on 2 and 3 threads (an uneven split), on inputs above the patches' 32768-element threshold
 // so the threaded path runs; every patch keeps each output's sum in darknet's order, so the
 // results must agree bit for bit. im2col and col2im are also checked against a serial reference
-// written here. In an OPENMP=0 build every op is serial and the suite checks only the references.
+// written here; the engine's exact regularized step (its threaded passes, issue 14) is the same on
+// 1, 2 and 3 threads. In an OPENMP=0 build every op is serial and only the references are checked.
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "darknet.h"
+#include "engine.h"
+#include "reg.h"
 #include "activations.h"
 #include "avgpool_layer.h"
 #include "batchnorm_layer.h"
@@ -426,6 +429,77 @@ START_TEST(vector_ops_equal_serial)
 }
 END_TEST
 
+// ----------------------------------------------------------------------------------------------
+// the engine's threaded passes (issue 14): one exact regularized step on 1, 2 and 3 threads
+
+// conv + BN + leaky, maxpool 3x3/2 (overlapping), conv + BN, shortcut, a logistic conv, avgpool:
+// every threaded rule and pass above the threshold (batch 4 of 3x40x40)
+static const char *OMP_NET =
+    "[net]\nbatch=4\nwidth=40\nheight=40\nchannels=3\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=3\nstride=2\npadding=1\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=relu\n"
+    "[shortcut]\nfrom=-2\nactivation=linear\n"
+    "[convolutional]\nfilters=12\nsize=3\nstride=1\npad=1\nactivation=logistic\n"
+    "[avgpool]\n[connected]\noutput=5\nactivation=linear\n[softmax]\n";
+
+typedef struct { const char *reg; } eng_ctx;
+
+// the heatmap, then every layer's weight, bias and scale updates after the step
+static void op_reg_step(void *ctx, float *out)
+{
+    eng_ctx *x = ctx;
+    tu_case c = tu_case_new(OMP_NET, 21, 1);
+    char err[512];
+    eng_reg_cfg rc = {reg_lookup(x->reg, err, sizeof err), ENG_ONEHOT, 0.5f, ENG_EXACT, 0};
+    uint64_t rng = 3;
+    eng_reg_report rep;
+    ck_assert_msg(eng_reg_step(c.e, &rc, c.truth, &rng, &rep, err, sizeof err) == 0, "%s", err);
+    memcpy(out, eng_last_heatmap(c.e), (size_t)c.n * sizeof(float));
+    size_t o = c.n;
+    for (int k = 0; k < c.net->n; k++) {
+        layer *l = &c.net->layers[k];
+        if (l->weight_updates) { memcpy(out + o, l->weight_updates, l->nweights * sizeof(float)); o += l->nweights; }
+        if (l->bias_updates) { memcpy(out + o, l->bias_updates, l->n * sizeof(float)); o += l->n; }
+        if (l->scale_updates) { memcpy(out + o, l->scale_updates, l->n * sizeof(float)); o += l->n; }
+    }
+    out[o] = (float)rep.r_mean;
+    tu_case_free(&c);
+}
+
+START_TEST(engine_step_same_on_threads)
+{
+    static const char *regs[] = {"tv", "ssim"};
+    // the size of op_reg_step's output, from one network of the cfg
+    tu_case c = tu_case_new(OMP_NET, 21, 1);
+    size_t n = c.n + 1;
+    for (int k = 0; k < c.net->n; k++) {
+        layer *l = &c.net->layers[k];
+        n += (l->weight_updates ? l->nweights : 0) + (l->bias_updates ? l->n : 0) + (l->scale_updates ? l->n : 0);
+    }
+    tu_case_free(&c);
+    for (int i = 0; i < 2; i++) {
+        eng_ctx x = {regs[i]};
+        // OpenBLAS's gemm may split its sums differently on another thread count: a tolerance
+        float *one = calloc(n, sizeof(float)), *many = calloc(n, sizeof(float));
+        gemm_set_threads(1);
+        op_reg_step(&x, one);
+        double norm = 0;
+        for (size_t j = 0; j < n; j++) norm += fabs(one[j]);
+        ck_assert_msg(norm > 0, "%s: a zero step", x.reg);
+        for (int t = 2; t <= 3; t++) {
+            gemm_set_threads(t);
+            op_reg_step(&x, many);
+            char name[64];
+            snprintf(name, sizeof name, "exact %s step, %d threads", x.reg, t);
+            assert_close(name, many, one, n, 1e-5);
+        }
+        gemm_set_threads(1);
+        free(one); free(many);
+    }
+}
+END_TEST
+
 Suite *make_omp_suite(void)
 {
     Suite *s = suite_create("omp");
@@ -438,6 +512,7 @@ Suite *make_omp_suite(void)
     tcase_add_test(tc, pooling_equal_serial);
     tcase_add_test(tc, shortcut_equal_serial);
     tcase_add_test(tc, vector_ops_equal_serial);
+    tcase_add_test(tc, engine_step_same_on_threads);
     suite_add_tcase(s, tc);
     return s;
 }
