@@ -5,7 +5,8 @@
 # ---- toggles ---------------------------------------------------------------------------------
 OPENCV   ?= 1          # darknet's image path through Debian's libopencv-dev
 BLAS     ?= 1          # darknet's gemm through OpenBLAS (patch 0011); 0 = darknet's naive loops
-OPENMP   ?= 0
+OPENMP   ?= $(BLAS)  # darknet's and the extension's OpenMP loops (patches 0050-0055); on with BLAS=1
+OPENBLAS ?= $(if $(filter 1,$(strip $(OPENMP))),openmp,pthread)  # Debian's OpenBLAS variant: openmp shares OpenMP's threads
 DEBUG    ?= 0          # -O0 -g for darknet and the tests
 SANITIZE ?= 0          # address + undefined sanitizers for darknet, the extension and the tests
 FORK     ?= pjreddie   # which patch series: patches/$(FORK)/series
@@ -14,6 +15,7 @@ DARKNET_SRC ?=         # a darknet checkout to use instead of Debian's source pa
 OPENCV := $(strip $(OPENCV))
 BLAS := $(strip $(BLAS))
 OPENMP := $(strip $(OPENMP))
+OPENBLAS := $(strip $(OPENBLAS))
 DEBUG := $(strip $(DEBUG))
 SANITIZE := $(strip $(SANITIZE))
 FORK := $(strip $(FORK))
@@ -24,12 +26,19 @@ DARKNET_SRC := $(strip $(DARKNET_SRC))
 BUILD ?= $(if $(filter 1,$(SANITIZE)),build-asan,build)
 UP    := $(BUILD)/upstream
 DK    := $(BUILD)/darknet
+comma := ,
 SANFLAGS :=
 ifeq ($(SANITIZE),1)
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
+# OpenBLAS=openmp: Debian's libopenblas0-openmp (scripts/setup.sh installs it), linked by its path
+# (Debian's default libopenblas.so.0 stays the pthread variant): its gemm threads are OpenMP's own
+# threads, so darknet's OpenMP loops and the gemm share one pool instead of two pools of busy-waiting
+# threads on the same cores (docs/build.md, Threads). pthread: the system's -lopenblas.
+OPENBLAS_DIR := /usr/lib/$(shell $(CC) -print-multiarch)/openblas-openmp
+BLASLIBS := $(if $(filter openmp,$(OPENBLAS)),-L$(OPENBLAS_DIR) -Wl$(comma)-rpath$(comma)$(OPENBLAS_DIR) -l:libopenblas.so.0 -fopenmp,-lopenblas)
 # SALFLAGS (patch 0001) reach every darknet object and its links: the sanitizers.
-DKFLAGS := OPENCV=$(OPENCV) OPENMP=$(OPENMP) DEBUG=$(DEBUG) BLAS=$(BLAS) SALFLAGS="$(SANFLAGS)"
+DKFLAGS := OPENCV=$(OPENCV) OPENMP=$(OPENMP) DEBUG=$(DEBUG) BLAS=$(BLAS) SALFLAGS="$(SANFLAGS)" BLASLIBS="$(BLASLIBS)"
 # darknet's Makefile does not rebuild when its flags change: a tree is made for one source and one
 # set of toggles, and is made again when either differs.
 SRCID := $(FORK):$(if $(DARKNET_SRC),$(abspath $(DARKNET_SRC)),debian):$(DKFLAGS)
@@ -77,10 +86,10 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
 SUITE_SRC := $(sort $(filter-out tests/check_main.c,$(wildcard tests/check_*.c)))
 TCFLAGS  := -Wall -Wno-unknown-pragmas -std=gnu11 -I$(DK)/include -I$(DK)/src -Isrc -Idarknet-patch/src \
-            $(if $(filter 1,$(DEBUG)),-O0 -g,-O2 -g) $(SANFLAGS)
+            $(if $(filter 1,$(DEBUG)),-O0 -g,-O2 -g) $(if $(filter 1,$(OPENMP)),-fopenmp) $(SANFLAGS)
 TPKGS    := check $(if $(filter 1,$(OPENCV)),opencv4)
 TLIBS    := $(DK)/libdarknet.a $(if $(filter 1,$(OPENCV)),-lstdc++) \
-            $(if $(filter 1,$(BLAS)),-lopenblas) $(if $(filter 1,$(OPENMP)),-fopenmp) -lm -pthread $(SANFLAGS)
+            $(if $(filter 1,$(BLAS)),$(BLASLIBS)) $(if $(filter 1,$(OPENMP)),-fopenmp) -lm -pthread $(SANFLAGS)
 
 # The suite list: every `Suite *make_<name>_suite(void)` defined in tests/check_*.c. suites.files
 # holds the list of files, rewritten when a file comes or goes, so a deleted suite leaves the list.
@@ -109,8 +118,10 @@ SANENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks
 endif
 
 # Every Check suite (tests/check_<module>.c); CK_RUN_SUITE=name picks one, CK_FORK=no to debug.
+# OpenMP's threads sleep while they wait (unless OMP_WAIT_POLICY says otherwise): on a machine
+# shared with other jobs a spinning thread takes the core its partner needs (docs/build.md, Threads).
 test: $(BUILD)/check_all
-	$(SANENV) DARKNET=$(DK)/darknet $(BUILD)/check_all
+	$(SANENV) OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} DARKNET=$(DK)/darknet $(BUILD)/check_all
 
 # The model zoo suite steps the classifier cfgs of the darknet tree being built.
 $(BUILD)/tests/check_zoo.o: TCFLAGS += -DZOO_CFG_DIR='"$(abspath $(DK))/cfg"'

@@ -17,11 +17,16 @@
 #                  BENCH_METHOD_CONFIGS "SIZE:BATCH:THREADS ..."
 #                  (default "64:32:1 64:32:2 224:8:1 224:8:2")
 #   BENCH_OUT      the report (default bench/results.md)
+#   BENCH_SERIAL=0 skip the OPENMP=0 build ($BUILD-serial) of the 1-thread rows (no regression at 1 thread)
+#   BENCH_PROFILE=0 skip the perf profile of the 2-thread 224x224 step (when perf is installed)
+# The OpenBLAS build is the default one (OPENMP=1, Debian's OpenMP OpenBLAS: docs/build.md, Threads).
 set -eu
 cd "$(dirname "$0")/.."
 unset MAKEFLAGS MFLAGS MAKELEVEL 2>/dev/null || true
 
 BUILD=${BUILD:-build}
+# OpenMP's waiting threads sleep (as darknet itself sets it, patch 0056) unless told otherwise
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 CONFIGS=${BENCH_CONFIGS:-"64:16:1 64:16:2 224:4:1 224:4:2"}
 STEPS=${BENCH_STEPS:-5}
 WARMUP=${BENCH_WARMUP:-2}
@@ -39,6 +44,9 @@ LR=${BENCH_LR:-0}
 BLASB=$BUILD
 [ "${BLAS:-1}" = 0 ] && BLASB=$BUILD-blas     # `make bench BLAS=0`: keep the OpenBLAS build apart
 NAIVEB=$BUILD-naive
+SERIAL=${BENCH_SERIAL:-1}
+SERIALB=$BUILD-serial
+PROFILE=${BENCH_PROFILE:-1}
 
 # ---- what the benchmark needs --------------------------------------------------------------
 if ! $PY -c 'import torch, torchvision' 2>/dev/null; then
@@ -51,8 +59,9 @@ if ! $PY -c 'import torch, torchvision' 2>/dev/null; then
     fi
 fi
 
-echo "bench: building darknet with OpenBLAS ($BLASB) and with its naive gemm ($NAIVEB)"
-make --no-print-directory BUILD="$BLASB" BLAS=1 OPENMP=0 "$BLASB/bench_train" >/dev/null
+echo "bench: building darknet with OpenBLAS ($BLASB, OPENMP=1), without OpenMP ($SERIALB) and with its naive gemm ($NAIVEB)"
+make --no-print-directory BUILD="$BLASB" BLAS=1 OPENMP=1 "$BLASB/bench_train" >/dev/null
+[ "$SERIAL" = 0 ] || make --no-print-directory BUILD="$SERIALB" BLAS=1 OPENMP=0 "$SERIALB/bench_train" >/dev/null
 [ "$NAIVE" = 0 ] || make --no-print-directory BUILD="$NAIVEB" BLAS=0 OPENMP=1 "$NAIVEB/bench_train" >/dev/null
 
 TMP=$(mktemp -d /tmp/darknet-bench.XXXXXX)
@@ -65,7 +74,7 @@ cores=$(nproc)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|avx_vnni)$' | tr '\n' ' ' | sed 's/ $//')
 blascore=$(OPENBLAS_VERBOSE=2 "$BLASB/bench_train" 2>&1 | sed -n 's/^Core: //p' | head -n 1)
-blasver=$(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo "?")
+blasver="$(dpkg-query -W -f='${Version}' libopenblas0-openmp 2>/dev/null || echo "?"), OpenMP variant"
 torchver=$($PY -c 'import torch, torchvision; print(torch.__version__, "/ torchvision", torchvision.__version__)')
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -105,6 +114,11 @@ for c in $CONFIGS; do
     {
         [ "$NAIVE" = 0 ] || run "$k dk-naive" "$NAIVEB/bench_train" "$cfg" $dk
         run "$k dk-blas" "$BLASB/bench_train" "$cfg" $dk
+        # the same step without OpenMP at 1 thread: the threading must not slow one thread down
+        if [ "$SERIAL" != 0 ] && [ "$th" = 1 ]; then
+            run "$k dk-serial" "$SERIALB/bench_train" "$cfg" $dk
+            [ "$REG" = 0 ] || run "$k dk-serial-exact-tv" "$SERIALB/bench_train" "$cfg" $dk -reg tv -method exact -lambda $LAMBDA
+        fi
         run "$k pt-plain" $PY bench/torch_resnet.py $pt --mode plain
         if [ "$REG" != 0 ]; then
             # Regularized step, onehot formulation, lambda 0.5: darknet's own step of the cfg with a
@@ -118,6 +132,32 @@ for c in $CONFIGS; do
     }
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- a profile of the 2-thread step: what stays serial ----------------------------------------
+# perf (when installed) over 2-thread steps (64x64 batch 16 plain, 224x224 batch 4 exact tv);
+# bench/perf_split.py splits the CPU samples by thread: the parallel share and Amdahl's projection.
+profout=""
+if [ "$PROFILE" != 0 ] && command -v perf >/dev/null 2>&1; then
+    for pc in "64:16:plain" "224:4:tv"; do
+        size=${pc%%:*}; rest=${pc#*:}; batch=${rest%%:*}; mode=${rest#*:}
+        pcfg=$TMP/profile-$size.cfg
+        sed -e "s/^width=.*/width=$size/" -e "s/^height=.*/height=$size/" -e "s/^batch=.*/batch=$batch/" \
+            -e "s/^subdivisions=.*/subdivisions=1/" -e "s/^learning_rate=.*/learning_rate=$LR/" $CFG > "$pcfg"
+        extra=""; [ "$mode" = plain ] || extra="-reg $mode -method exact -lambda $LAMBDA"
+        echo "bench: perf profile, ${size}x$size batch $batch, $mode, 2 threads"
+        # shellcheck disable=SC2086
+        if OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 perf record -q -o "$TMP/perf-$size.data" \
+                "$BLASB/bench_train" "$pcfg" -steps 4 -warmup 0 -threads 2 $extra >/dev/null 2>&1; then
+            profout="$profout
+### ${size}×$size, batch $batch, $mode step, 2 threads
+
+\`\`\`
+$($PY bench/perf_split.py "$TMP/perf-$size.data" 14)
+\`\`\`
+"
+        fi
+    done
+fi
 
 # ---- saliency methods: integrated gradients (K = 32) and SmoothGrad (N = 25) per image ---------
 # darknet (bench/bench_methods.c: the methods' batched path, and one call a point) against PyTorch
@@ -201,7 +241,8 @@ fi
 # ---- the report ----------------------------------------------------------------------------
 M_CORES="$cores" M_CPU="$cpu" M_FLAGS="$flags" M_BLAS="$blasver (core ${blascore:-?})" \
 M_TORCH="$torchver" M_LOAD0="$load0" M_LOAD1="$load1" M_DATE="$started" M_STEPS="$STEPS" \
-M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" M_METHODS="$methout" M_ALLMETHODS="$allout" \
+M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" M_METHODS="$methout" M_ALLMETHODS="$allout" M_PROFILE="$profout" \
+M_WAIT="${OMP_WAIT_POLICY:-unset (libgomp's default: spin, then sleep)}" \
 $PY - "$RES" > "$OUT" <<'PYEOF'
 import os, sys
 
@@ -282,8 +323,9 @@ w("after %s warm-up steps, in seconds of wall time, with the median process CPU 
 w("parentheses (CPU time sums all threads; it is the figure least disturbed by other load). Every")
 w("measurement is a separate process; one configuration's rows run back to back. *naive* is")
 w("darknet's own gemm loops (built `BLAS=0 OPENMP=1`, so its `omp parallel for` gets the same thread")
-w("count); *BLAS* is patch 0011's `cblas_sgemm` (`BLAS=1`). The rest of darknet (im2col, batch norm,")
-w("activations, pooling, update) is single-threaded in both.")
+w("count); *BLAS* is patch 0011's `cblas_sgemm` (`BLAS=1`) with Debian's OpenMP OpenBLAS and darknet's")
+w("own loops (im2col/col2im, batch norm, activations, pooling, shortcut, the update) and the engine's")
+w("passes threaded by OpenMP (`OPENMP=1`, patches 0050-0055; issue 14). OMP_WAIT_POLICY: %s." % e["M_WAIT"])
 w("")
 w("## Plain training step (s/step)")
 w("")
@@ -341,6 +383,87 @@ w("")
 if any(v == "TODO" for v in rows.values()):
     w("**TODO:** some rows were not measured (a driver exited with status 3).")
     w("")
+def cfgs():   # (size, batch) pairs with both a 1- and a 2-thread run
+    seen = []
+    for k in order:
+        s_, b_, t_ = k.split(":")
+        if (s_, b_) not in seen and "%s:%s:1" % (s_, b_) in order and "%s:%s:2" % (s_, b_) in order:
+            seen.append((s_, b_))
+    return seen
+
+def speedup(s_, b_, tag, field="median_s"):
+    a, b = get("%s:%s:1" % (s_, b_), tag, field), get("%s:%s:2" % (s_, b_), tag, field)
+    if not isinstance(a, float) or not isinstance(b, float) or b <= 0:
+        return None
+    return a / b
+
+def amdahl16(sp):   # the serial share s of 1/(s + (1-s)/2) = sp, and 1/(s + (1-s)/16)
+    s = min(1.0, max(0.0, 2.0 / sp - 1.0))
+    return s, 1.0 / (s + (1.0 - s) / 16.0)
+
+if cfgs():
+    w("## Threads: speed-up from 1 to 2 threads (issue 14)")
+    w("")
+    w("Wall time on 1 thread / wall time on 2 threads, each from this run (CPU-time ratio: CPU seconds on 2")
+    w("threads / on 1, the work the second thread added). Target: >= 1.6 for darknet's plain and")
+    w("regularized steps. *serial share* s solves 1/(s + (1-s)/2) = speed-up (Amdahl);")
+    w("*16 cores* is then 1/(s + (1-s)/16).")
+    w("")
+    if busy:
+        w("**The machine was busy:** with more runnable jobs than cores a second thread mostly waits for a")
+        w("core, so these wall-time speed-ups (and the serial shares and projections computed from them)")
+        w("measure the scheduler, not the code; PyTorch's rows show the same. The CPU-time ratio (near 1:")
+        w("the second thread adds little work) and the profile below (CPU samples per thread) still hold.")
+        w("")
+    w("| configuration | step | 1 thr (s) | 2 thr (s) | speed-up | CPU 2/1 | serial share | 16 cores (Amdahl) |")
+    w("|---|---|---|---|---|---|---|---|")
+    steps = [("dk-blas", "darknet plain"), ("dk-exact-tv", "darknet exact tv"), ("dk-exact-ssim", "darknet exact ssim"),
+             ("dk-finite-tv", "darknet finite tv"), ("pt-plain", "PyTorch plain"), ("pt-dbp-tv", "PyTorch dbp tv"),
+             ("pt-dbp-ssim", "PyTorch dbp ssim")]
+    for s_, b_ in cfgs():
+        for tag, label in steps:
+            sp = speedup(s_, b_, tag)
+            if sp is None:
+                continue
+            c1, c2 = get("%s:%s:1" % (s_, b_), tag, "cpu_s"), get("%s:%s:2" % (s_, b_), tag, "cpu_s")
+            sh, a16 = amdahl16(sp)
+            w("| %s×%s, batch %s | %s | %.3f | %.3f | %s%.2f%s | %.2f | %.2f | %.1f× |" % (s_, s_, b_, label,
+              get("%s:%s:1" % (s_, b_), tag), get("%s:%s:2" % (s_, b_), tag),
+              "" if sp >= 1.6 or tag.startswith("pt") else "**", sp, "" if sp >= 1.6 or tag.startswith("pt") else "**",
+              c2 / c1 if c1 else 0, sh, a16))
+    w("")
+    w("At 2 threads, darknet / PyTorch (wall; CPU in parentheses). Targets: plain <= 1.2, the exact")
+    w("regularized step <= 0.8 of PyTorch's double-backprop step.")
+    w("")
+    w("| configuration | plain / PyTorch plain | exact tv / PyTorch dbp tv | exact ssim / PyTorch dbp ssim |")
+    w("|---|---|---|---|")
+    for s_, b_ in cfgs():
+        k = "%s:%s:2" % (s_, b_)
+        w("| %s | %s | %s | %s |" % (name(k), ratios(k, "dk-blas", "pt-plain"), ratios(k, "dk-exact-tv", "pt-dbp-tv"),
+          ratios(k, "dk-exact-ssim", "pt-dbp-ssim")))
+    w("")
+if any(t in ("dk-serial", "dk-serial-exact-tv") for (_, t) in rows):
+    w("## One thread: the OPENMP=1 build against the OPENMP=0 build")
+    w("")
+    w("Wall (CPU) time of the default build / the build without OpenMP, both on 1 thread, same run:")
+    w("above 1 the threading costs single-thread speed.")
+    w("")
+    w("| configuration | plain | exact tv |")
+    w("|---|---|---|")
+    for k in order:
+        if (k, "dk-serial") in rows:
+            w("| %s | %s | %s |" % (name(k), ratios(k, "dk-blas", "dk-serial"), ratios(k, "dk-exact-tv", "dk-serial-exact-tv")))
+    w("")
+if e.get("M_PROFILE"):
+    w("## Profile of the 2-thread step (perf, bench/perf_split.py)")
+    w("")
+    w("CPU samples of four steps on 2 threads (OMP_WAIT_POLICY=passive: a waiting thread takes no")
+    w("samples), split by thread; the main thread's model building is dropped. The second thread only")
+    w("works in parallel regions, so with M and W the two threads' samples the parallel share is")
+    w("p = 2W/(M+W), and Amdahl's speed-up on n cores 1/(1 - p + p/n): a projection from CPU samples,")
+    w("which a busy machine does not distort the way it distorts wall time (it assumes balanced")
+    w("regions and no memory-bandwidth limit). `*._omp_fn.*` are OpenMP loops, `sgemm_*` OpenBLAS.")
+    w(e["M_PROFILE"])
 w("## Raw measurements")
 w("")
 w("```")

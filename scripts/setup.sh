@@ -4,7 +4,7 @@
 # As root it also adds a deb-src entry (needed by `apt-get source darknet`) when none exists.
 # Usage: scripts/setup.sh [extra packages...]
 set -eu
-PKGS="build-essential pkg-config dpkg-dev patch libopencv-dev check libopenblas-dev strace $*"
+PKGS="build-essential pkg-config dpkg-dev patch libopencv-dev check libopenblas-dev libopenblas0-openmp strace $*"
 
 missing=""
 for p in $PKGS; do

@@ -82,6 +82,11 @@ int eng_update_sizes(const layer *l, size_t n[3]);
 // the workspace (floats) the layer's rules need for the engine's batch
 size_t eng_rule_workspace(const layer *l);
 
+// A loop of n elements runs in OpenMP threads (OPENMP=1; the one thread count of gemm_set_threads)
+// from this size on; below it a parallel region costs more than it saves. darknet's patches
+// 0050-0055 use the same threshold. Every threaded loop keeps each sum in the serial order.
+#define ENG_OMP(n) ((long)(n) >= 32768)
+
 // The buffer of layer j's output in a stream (d, dot or dd); j = -1 is the network input.
 static inline float *eng_buf(float **stream, float *input, int j) { return j < 0 ? input : stream[j]; }
 

@@ -190,6 +190,7 @@ static void lin_maxpool(eng *e, int k, float **stream, float *input, float *y)
     const layer *l = &e->net->layers[k];
     const float *x = eng_buf(stream, input, k - 1);
     int n = l->out_h * l->out_w * l->c * l->batch;
+    #pragma omp parallel for if (ENG_OMP(n))
     for (int i = 0; i < n; i++) y[i] = x[l->indexes[i]];
 }
 
@@ -198,8 +199,12 @@ static void lin_t_maxpool(eng *e, int k, const float *t, float **stream, float *
     const layer *l = &e->net->layers[k];
     float *dx = eng_buf(stream, input, k - 1);
     if (!dx) return;
-    int n = l->out_h * l->out_w * l->c * l->batch;
-    for (int i = 0; i < n; i++) dx[l->indexes[i]] += t[i];
+    // one (image, channel) plane per thread: a plane's maxima lie in the same input plane (as in
+    // darknet's backward, patch 0053), each added in the serial order
+    int sp = l->out_h * l->out_w, planes = l->c * l->batch;
+    #pragma omp parallel for if (ENG_OMP((long)sp * planes))
+    for (int p = 0; p < planes; p++)
+        for (int i = p * sp; i < (p + 1) * sp; i++) dx[l->indexes[i]] += t[i];
 }
 
 // global average: (batch, c, h, w) -> (batch, c)
@@ -208,6 +213,7 @@ static void lin_avgpool(eng *e, int k, float **stream, float *input, float *y)
     const layer *l = &e->net->layers[k];
     const float *x = eng_buf(stream, input, k - 1);
     int sp = l->h * l->w;
+    #pragma omp parallel for if (ENG_OMP((long)sp * l->batch * l->c))
     for (int i = 0; i < l->batch * l->c; i++) {
         double s = 0;
         for (int j = 0; j < sp; j++) s += x[i * sp + j];
@@ -221,6 +227,7 @@ static void lin_t_avgpool(eng *e, int k, const float *t, float **stream, float *
     float *dx = eng_buf(stream, input, k - 1);
     if (!dx) return;
     int sp = l->h * l->w;
+    #pragma omp parallel for if (ENG_OMP((long)sp * l->batch * l->c))
     for (int i = 0; i < l->batch * l->c; i++) {
         float v = t[i] / sp;
         for (int j = 0; j < sp; j++) dx[i * sp + j] += v;
@@ -285,6 +292,7 @@ static void lin_dropout(eng *e, int k, float **stream, float *input, float *y)
     const layer *l = &e->net->layers[k];
     const float *x = eng_buf(stream, input, k - 1);
     int n = l->batch * l->inputs;
+    #pragma omp parallel for if (ENG_OMP(n))
     for (int i = 0; i < n; i++) y[i] = !e->net->train ? x[i] : l->rand[i] < l->probability ? 0 : x[i] * l->scale;
 }
 
@@ -294,6 +302,7 @@ static void lin_t_dropout(eng *e, int k, const float *t, float **stream, float *
     float *dx = eng_buf(stream, input, k - 1);
     if (!dx) return;
     int n = l->batch * l->inputs;
+    #pragma omp parallel for if (ENG_OMP(n))
     for (int i = 0; i < n; i++) dx[i] += !e->net->train ? t[i] : l->rand[i] < l->probability ? 0 : t[i] * l->scale;
 }
 

@@ -163,6 +163,7 @@ int ig_maps(eng *e, const float *x, int nimg, int cls, const mth_opts *o, float 
     // every (image, node) pair, B at a time
     for (long p0 = 0; p0 < P; p0 += B) {
         int nb = P - p0 < B ? (int)(P - p0) : B;
+        #pragma omp parallel for if (nb > 1 && (long)nb * n >= 32768)
         for (int q = 0; q < nb; q++) {
             long p = p0 + q;
             int i = (int)(p / J), j = (int)(p % J);
@@ -177,12 +178,17 @@ int ig_maps(eng *e, const float *x, int nimg, int cls, const mth_opts *o, float 
             goto done;
         }
         *evaluations += nb;
+        // the weighted sum, pixels in threads: several points of an image add to one pixel, in the
+        // points' order
+        #pragma omp parallel for if ((long)nb * n >= 32768)
+        for (int k = 0; k < n; k++)
+            for (int q = 0; q < nb; q++) {
+                long p = p0 + q;
+                acc[(size_t)(p / J) * n + k] += wt[p % J] * g[(size_t)q * n + k];
+            }
         for (int q = 0; q < nb; q++) {
             long p = p0 + q;
             int i = (int)(p / J), j = (int)(p % J);
-            double *a = acc + (size_t)i * n;
-            const float *gq = g + (size_t)q * n;
-            for (int k = 0; k < n; k++) a[k] += wt[j] * gq[k];
             if (t[j] == 0 || t[j] == 1) {
                 int s = 2 * i + (t[j] == 1);
                 zz[s] = z[q * K + cls];

@@ -321,15 +321,24 @@ int reg_eval_batch(const reg_def *r, const float *g, const float *x, int batch, 
     }
     double total = 0;
     float s = batch > 0 ? scale / batch : 0;
+    // one image per thread (OPENMP=1; the metrics keep their scratch per thread): the values are
+    // summed and the first failing image reported in the batch's order, as a serial loop would
+    double *v = calloc(batch > 0 ? batch : 1, sizeof(double));
+    int *rc = calloc(batch > 0 ? batch : 1, sizeof(int));
+    if (!v || !rc) { free(v); free(rc); return REG_ENOMEM; }
+    #pragma omp parallel for schedule(dynamic) if (batch > 1 && (long)n * batch >= 32768)
+    for (int b = 0; b < batch; b++)
+        rc[b] = r->fn(g + b * n, x ? x + b * n : 0, c, h, w, &v[b], dg ? dg + b * n : 0, s);
     for (int b = 0; b < batch; b++) {
-        double v = 0;
-        int e = r->fn(g + b * n, x ? x + b * n : 0, c, h, w, &v, dg ? dg + b * n : 0, s);
-        if (e) {
+        if (rc[b]) {
+            int e = rc[b];
             if (err && errlen) snprintf(err, errlen, "image %d: %s: %s", b, r->name, reg_strerror(e));
+            free(v); free(rc);
             return e;
         }
-        total += v;
+        total += v[b];
     }
+    free(v); free(rc);
     *value = batch > 0 ? total / batch : 0;
     return REG_OK;
 }

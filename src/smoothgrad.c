@@ -76,21 +76,24 @@ int mth_smoothgrad(eng *e, const float *x, int cls, const mth_opts *o, float *ma
                 goto done;
             }
             info->evaluations += nb;
-            if (of == SG_GRADXINPUT)
+            if (of == SG_GRADXINPUT) {
+                #pragma omp parallel for if ((long)nb * n >= 32768)
                 for (size_t k = 0; k < (size_t)nb * n; k++) ms[k] *= xs[k];
+            }
         }
         // Welford's running mean and sum of squared deviations (exactly 0 for equal samples); the
         // squared variant's mean of squares in m2
-        for (int b = 0; b < nb; b++) {
-            const float *m = ms + (size_t)b * n;
-            double cnt = s0 + b + 1;
-            for (int k = 0; k < n; k++) {
-                if (variant == SG_SQUARED) { m2[k] += ((double)m[k] * m[k] - m2[k]) / cnt; continue; }
-                double d = m[k] - mean[k];
+        // pixels in threads, each pixel's samples in their order
+        #pragma omp parallel for if ((long)nb * n >= 32768)
+        for (int k = 0; k < n; k++)
+            for (int b = 0; b < nb; b++) {
+                float m = ms[(size_t)b * n + k];
+                double cnt = s0 + b + 1;
+                if (variant == SG_SQUARED) { m2[k] += ((double)m * m - m2[k]) / cnt; continue; }
+                double d = m - mean[k];
                 mean[k] += d / cnt;
-                m2[k] += d * (m[k] - mean[k]);
+                m2[k] += d * (m - mean[k]);
             }
-        }
     }
     for (int k = 0; k < n; k++)
         map[k] = (float)(variant == SG_MEAN ? mean[k] : variant == SG_SQUARED ? m2[k] : m2[k] / N);

@@ -204,9 +204,11 @@ END_TEST
 START_TEST(flags_are_read_strictly)
 {
     setup();
-    struct { char args[4096]; const char *expect; } cases[10];
+    struct { char args[4096]; const char *expect; } cases[12];
     int nc = 0;
 #define CASE(expect_, ...) do { snprintf(cases[nc].args, sizeof cases[nc].args, __VA_ARGS__); cases[nc].expect = expect_; nc++; } while (0)
+    CASE("-threads 0: not a thread count", "map %s %s %s %s -threads 0", P_DATA, P_CFG, P_W, P_IMG);
+    CASE("-threads two: not a thread count", "eval %s %s %s -threads two", P_DATA, P_CFG, P_W);
     CASE("-seed -1: not a whole number 0 or more", "map %s %s %s %s -seed -1", P_DATA, P_CFG, P_W, P_IMG);
     CASE("-seed 1.5", "map %s %s %s %s -seed 1.5", P_DATA, P_CFG, P_W, P_IMG);
     CASE("-class 2x: not a whole number", "map %s %s %s %s -class 2x", P_DATA, P_CFG, P_W, P_IMG);
@@ -223,6 +225,33 @@ START_TEST(flags_are_read_strictly)
         ck_assert_msg(rc == 1, "'%s': exit %d (want 1): %s", cases[i].args, rc, out);
         ck_assert_msg(strstr(out, cases[i].expect) != NULL, "'%s': message does not name '%s': %s", cases[i].args, cases[i].expect, out);
     }
+}
+END_TEST
+
+// One heatmap whatever the thread count (-threads 1 and 2) and OpenMP's wait policy: unset, darknet
+// restarts itself once with OMP_WAIT_POLICY=passive (patch 0056), with the same arguments.
+START_TEST(map_same_on_threads_and_wait_policies)
+{
+    setup();
+    static const char *envs[] = {"OMP_WAIT_POLICY=passive", "env -u OMP_WAIT_POLICY", "OMP_WAIT_POLICY=active"};
+    int n = 16 * 12 * 3;
+    float *ref = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    for (int i = 0; i < 6; i++) {
+        char args[4096], out[16384], raw[512];
+        snprintf(raw, sizeof raw, "%s/t%d.f32", tu_tmpdir(), i);
+        snprintf(args, sizeof args, "map %s %s %s %s -class 1 -out %s/t%d -raw %s -threads %d",
+                 P_DATA, P_CFG, P_W, P_IMG, tu_tmpdir(), i, raw, 1 + i % 2);
+        int rc = tu_saliency(envs[i / 2], args, out, sizeof out);
+        ck_assert_msg(rc == 0, "%s %s: exit %d: %s", envs[i / 2], args, rc, out);
+        ck_assert_msg(strstr(out, "explained: 1 beta"), "%s: output: %s", envs[i / 2], out);
+        FILE *f = fopen(raw, "rb");
+        ck_assert(f && fread(i ? g : ref, sizeof(float), n, f) == (size_t)n);
+        fclose(f);
+        for (int k = 0; i && k < n; k++)
+            ck_assert_msg(fabsf(g[k] - ref[k]) <= 1e-6f * (1 + fabsf(ref[k])), "%s, -threads %d: raw[%d] %g, want %g",
+                          envs[i / 2], 1 + i % 2, k, g[k], ref[k]);
+    }
+    free(ref); free(g);
 }
 END_TEST
 
@@ -305,6 +334,7 @@ Suite *make_cli_suite(void)
     tcase_add_test(tc, map_errors_name_the_bad_input);
     tcase_add_test(tc, grey_image_loads_as_itself);
     tcase_add_test(tc, flags_are_read_strictly);
+    tcase_add_test(tc, map_same_on_threads_and_wait_policies);
     tcase_add_test(tc, eval_reports_accuracy_and_agreement);
     suite_add_tcase(s, tc);
     return s;

@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "gemm.h"
 
 // ----------------------------------------------------------------------------------------------
@@ -178,6 +182,38 @@ START_TEST(two_threads_match_oracle)
 }
 END_TEST
 
+// The one thread count (patch 0011): a positive argument wins, else OPENBLAS_NUM_THREADS, else
+// OMP_NUM_THREADS, else every core; a variable that is not a positive whole number is skipped.
+// OpenBLAS gets the count too (openblas_get_num_threads), and OpenMP in an OPENMP=1 build.
+int openblas_get_num_threads(void) __attribute__((weak));   // absent in a BLAS=0 build
+START_TEST(one_thread_count_from_flag_environment_or_cores)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsetenv("OPENBLAS_NUM_THREADS");
+    unsetenv("OMP_NUM_THREADS");
+    ck_assert_int_eq(gemm_set_threads(0), cores);
+    ck_assert_int_eq(gemm_threads(), cores);
+    setenv("OMP_NUM_THREADS", "3", 1);
+    ck_assert_int_eq(gemm_set_threads(0), 3);
+    setenv("OPENBLAS_NUM_THREADS", "2", 1);
+    ck_assert_int_eq(gemm_set_threads(0), 2);
+    ck_assert_int_eq(gemm_set_threads(5), 5);
+    ck_assert_int_eq(gemm_threads(), 5);
+    setenv("OPENBLAS_NUM_THREADS", "2x", 1);
+    ck_assert_int_eq(gemm_set_threads(0), 3);
+    setenv("OMP_NUM_THREADS", "0", 1);
+    ck_assert_int_eq(gemm_set_threads(0), cores);
+    gemm_set_threads(3);
+    if (openblas_get_num_threads) ck_assert_int_eq(openblas_get_num_threads(), 3);
+#ifdef _OPENMP
+    ck_assert_int_eq(omp_get_max_threads(), 3);
+#endif
+    unsetenv("OPENBLAS_NUM_THREADS");
+    unsetenv("OMP_NUM_THREADS");
+    gemm_set_threads(1);
+}
+END_TEST
+
 Suite *make_gemm_suite(void)
 {
     Suite *s = suite_create("gemm");
@@ -188,6 +224,7 @@ Suite *make_gemm_suite(void)
     tcase_add_test(tc, beta_zero_overwrites_beta_one_accumulates);
     tcase_add_test(tc, empty_inner_dimension_scales_c);
     tcase_add_test(tc, two_threads_match_oracle);
+    tcase_add_test(tc, one_thread_count_from_flag_environment_or_cores);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -245,6 +245,7 @@ static int child_status(const char *cfg_text, int train, char *out, int outlen)
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
+        tu_after_fork();
         if (!freopen(path, "w", stderr)) _exit(99);
         network *net = parse_network_cfg(cfgp);
         if (train) { fill_batch(net, 1); train_network_datum(net); }
@@ -327,6 +328,7 @@ START_TEST(zero_heatmap_stops_training_naming_the_layer)
         fflush(stderr);
         pid_t pid = fork();
         if (pid == 0) {
+        tu_after_fork();
             if (!freopen(path, "w", stderr)) _exit(99);
             network *net = parse_network_cfg(cfgp);
             for (int i = 0; i < net->layers[0].n; i++) net->layers[0].biases[i] = -100;
@@ -506,6 +508,7 @@ START_TEST(nan_weights_are_not_saved)
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
+        tu_after_fork();
         if (!freopen(path, "w", stderr)) _exit(99);
         net->layers[0].weights[3] = NAN;
         save_weights(net, good);

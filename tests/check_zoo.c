@@ -285,6 +285,7 @@ static void expect_refusal(const char *what, network *net, const char *m1, const
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
+        tu_after_fork();
         if (!freopen(errp, "w", stderr)) _exit(99);
         srand(2);
         train_network_datum(net);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
+#include "gemm.h"
 #include "engine.h"
 #include "engine_internal.h"
 #include "rng.h"
@@ -190,6 +191,11 @@ const char *tu_darknet(void)
 {
     const char *d = getenv("DARKNET");
     return d && *d ? d : "./darknet";
+}
+
+void tu_after_fork(void)
+{
+    gemm_set_threads(1);
 }
 
 int tu_run(const char *cmd, char *out, int outlen)

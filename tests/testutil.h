@@ -50,6 +50,11 @@ void tu_unfreeze(network *net, tu_frozen *f);
 // spectreg (S linear in z); for loss S = sum_b CE_b with truth (B, K). z = input of layer top.
 double tu_score(network *net, int top, int loss, const float *seed, const float *truth);
 
+// Call first in a child of fork() that runs darknet code: one thread from there on. libgomp's
+// thread pool does not survive a fork (a child's parallel region would wait for the parent's pool
+// threads forever), so the child runs serially (gemm_set_threads(1): OpenMP and OpenBLAS alike).
+void tu_after_fork(void);
+
 // Runs a shell command, its stdout and stderr into out (NUL-terminated, cut at outlen - 1); returns
 // its exit status, or 128 + the signal that ended it.
 int tu_run(const char *cmd, char *out, int outlen);

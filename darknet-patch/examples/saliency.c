@@ -57,6 +57,7 @@ static void saliency_usage(void)
     int i;
     fprintf(stderr, "usage: darknet saliency <verb> ...\n");
     for(i = 0; i < N_VERBS; ++i) fprintf(stderr, "  %s\n", VERBS[i].usage);
+    fprintf(stderr, "every verb: -threads N (default: OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every core)\n");
 }
 
 void saliency_usage_of(const char *verb)
