@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "dk.h"
 #include "numparse.h"
 #include "rng.h"
 #include "blas.h"
@@ -125,7 +126,7 @@ static void eng_alloc(eng *e)
     e->tmp = calloc(maxout, sizeof(float));
     e->tmp2 = calloc(maxout, sizeof(float));
     for (int k = 0; k < top; k++)
-        if (net->layers[k].type == SHORTCUT && net->layers[k].alpha != 1 && !e->scaled) e->scaled = calloc(maxout, sizeof(float));
+        if (dk_shortcut_needs_scratch(&net->layers[k]) && !e->scaled) e->scaled = calloc(maxout, sizeof(float));
     e->ws = calloc(maxws, sizeof(float));
 }
 
@@ -163,8 +164,10 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
         return NULL;
     }
     const layer *sm = &net->layers[top];
-    if (sm->softmax_tree || sm->groups != 1) {
-        snprintf(err, errlen, "layer %d [softmax]: only a plain softmax (groups=1, no tree) is supported", top);
+    char why[256];
+    const char *no = dk_layer_refusal(sm, why, sizeof why);
+    if (sm->softmax_tree || sm->groups != 1 || no) {
+        snprintf(err, errlen, "layer %d [softmax]: only a plain softmax (groups=1, no tree) is supported%s%s", top, no ? "; this one has " : "", no ? no : "");
         return NULL;
     }
     int smooth = 0;
@@ -181,6 +184,13 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
             snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, ramp, logistic, tanh "
                      "(for regularized training method=finite works with any activation)",
                      k, get_layer_string(l->type), get_activation_string(l->activation));
+            return NULL;
+        }
+        char why[256];
+        const char *no = dk_layer_refusal(l, why, sizeof why);
+        if (no) {
+            snprintf(err, errlen, "layer %d (%s): %s is not supported: the engine has no rule for it on %s's darknet",
+                     k, get_layer_string(l->type), no, dk_fork);
             return NULL;
         }
         if (l->type == CONVOLUTIONAL && (l->xnor || l->binary)) {
@@ -409,7 +419,7 @@ int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int t
     net->truth = 0;   // no cost layers' work, and nothing for them to read
     net->train = train;
     memcpy(net->input, x, sizeof(float) * (size_t)net->inputs * net->batch);
-    forward_network(net);
+    dk_forward(net);
     eng_seed(e, form, truth, rng, e->seed);
     int rc = 0;
     if (e->exact) {
@@ -465,7 +475,7 @@ void eng_predict(eng *e, const float *x, int nb, float *z, float *p)
     net->train = 0;
     net->truth = 0;
     memcpy(net->input, x, (size_t)nb * net->inputs * sizeof(float));
-    forward_network(net);
+    dk_forward(net);
     copy_outputs(e, nb, z, p);
     net->train = old_train;
     net->truth = old_truth;

@@ -341,5 +341,5 @@ void saliency_insdel(int argc, char **argv)
     if(!one){ for(i = 0; i < npaths; ++i) free(paths[i]); free(paths); free(lines); }
     sal_free_strings(names, nnames);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
