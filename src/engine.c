@@ -180,17 +180,17 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
                      k, get_layer_string(l->type), eng_rule_names());
             return NULL;
         }
-        if (eng_has_act(l) && !eng_act_supported(l->activation)) {
-            snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, ramp, logistic, tanh "
-                     "(for regularized training method=finite works with any activation)",
-                     k, get_layer_string(l->type), get_activation_string(l->activation));
-            return NULL;
-        }
         char why[256];
         const char *no = dk_layer_refusal(l, why, sizeof why);
         if (no) {
             snprintf(err, errlen, "layer %d (%s): %s is not supported: the engine has no rule for it on %s's darknet",
                      k, get_layer_string(l->type), no, dk_fork);
+            return NULL;
+        }
+        if (eng_has_act(l) && !eng_act_supported(l->activation)) {
+            snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, ramp, logistic, tanh "
+                     "(for regularized training method=finite works with any activation)",
+                     k, get_layer_string(l->type), get_activation_string(l->activation));
             return NULL;
         }
         if (l->type == CONVOLUTIONAL && (l->xnor || l->binary)) {

@@ -92,7 +92,7 @@ static void ws_init(ws *w, const char *name)
     snprintf(w->cfg, sizeof w->cfg, "%s/" BASE ".cfg", w->dir);
     tu_write_text(w->cfg, CFG);
     FILE *saved = quiet_begin();
-    w->net = parse_network_cfg(w->cfg);
+    w->net = dk_parse(w->cfg, 0);
     quiet_end(saved);
     w->want = sal_weights_bytes(w->net);
     ck_assert_msg(w->want > 4096, "the weights file should be larger than stdio's 4096-byte buffer: %ld", w->want);
@@ -346,6 +346,7 @@ static void check_resumed(ws *w, child *c, int from, long prev_last, long *first
 // Five SIGKILLs at moments drawn from a fixed seed (a batch to reach, then 0-8 ms more: anywhere in
 // a step or a checkpoint save), each followed by a check of the backup directory and a resume from
 // the newest checkpoint; then one run to the end.
+#ifndef DK_FORK_AB   // atomic checkpoints are pjreddie's patch 0015; AlexeyAB's series has no counterpart yet (its save_weights writes in place)
 START_TEST(random_kills_resume_from_the_newest_checkpoint)
 {
     ws w;
@@ -403,13 +404,15 @@ START_TEST(random_kills_resume_from_the_newest_checkpoint)
     check_weights_file(&w, final, (long)MAXB * BATCH);
     // every epoch after the resume point was saved again through its .tmp: nothing stray is left
     ck_assert_msg(ntmp == 0, "%d .tmp files left after a complete run", ntmp);
-    free_network(w.net);
+    dk_free(w.net);
 }
 END_TEST
+#endif
 
 // Deterministic kills inside save_weights (strace -e inject=...:signal=KILL, limited with -P to one
 // file): half-way through writing a checkpoint, after writing it and before its rename, and while
 // replacing an existing <base>.weights. The old files stay whole; the resume works from them.
+#ifndef DK_FORK_AB   // atomic checkpoints are pjreddie's patch 0015; AlexeyAB's series has no counterpart yet
 START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
 {
     ck_assert_msg(have_program("strace"), "strace is not on PATH (scripts/setup.sh installs it)");
@@ -487,17 +490,22 @@ START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
     ck_assert_int_eq(ntmp, 1);
     free(before);
     free(after);
-    free_network(w.net);
+    dk_free(w.net);
 }
 END_TEST
+#endif
 
 Suite *make_resume_suite(void)
 {
     Suite *s = suite_create("resume");
     TCase *tc = tcase_create("kill_and_resume");
     tcase_set_timeout(tc, 120);
+#ifndef DK_FORK_AB
     tcase_add_test(tc, random_kills_resume_from_the_newest_checkpoint);
+#endif
+#ifndef DK_FORK_AB
     tcase_add_test(tc, kills_during_a_checkpoint_write_keep_the_old_one);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

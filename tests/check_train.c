@@ -87,7 +87,7 @@ static void one_step_case(const char *sal, eng_form form, const char *regname, e
     // the regularizer's update alone, from the engine on a third copy
     fill_batch(c, 5);
     c->train = 1;
-    forward_network(c);
+    dk_forward(c);
     char err[512];
     eng *e = eng_init(c, err, sizeof err);
     eng_reg_cfg rc = { reg_lookup(regname, NULL, 0), form, 0.8f, method, 0.01f };
@@ -111,8 +111,8 @@ static void one_step_case(const char *sal, eng_form form, const char *regname, e
     // darknet's own steps
     fill_batch(a, 5);
     fill_batch(b, 5);
-    float loss_a = train_network_datum(a);
-    float loss_b = train_network_datum(b);
+    float loss_a = dk_train_datum(a);
+    float loss_b = dk_train_datum(b);
     float *wa = flat(a, &na), *wb = flat(b, &nb);
     ck_assert_int_eq(na, n0);
     ck_assert_int_eq(nb, n0);
@@ -131,7 +131,7 @@ static void one_step_case(const char *sal, eng_form form, const char *regname, e
                   "loss %g, plain %g, lambda*R*batch %g", loss_b, loss_a, 0.8 * rep.r_mean * 4);
     free(w0); free(wa); free(wb); free(ureg);
     eng_free(e);
-    free_network(a); free_network(b); free_network(c);
+    dk_free(a); dk_free(b); dk_free(c);
 }
 
 START_TEST(one_step_is_plain_plus_regularizer)
@@ -148,15 +148,15 @@ START_TEST(rolling_statistics_move_once)
     network *a = quiet_net(HEAD BODY), *b = quiet_net(HEAD BODY SAL("l2", "loss", "central"));
     fill_batch(a, 9);
     fill_batch(b, 9);
-    train_network_datum(a);
-    train_network_datum(b);
+    dk_train_datum(a);
+    dk_train_datum(b);
     for (int k = 0; k < a->n; k++) {
         layer *la = &a->layers[k], *lb = &b->layers[k];
         if (!la->batch_normalize) continue;
         ck_assert(memcmp(la->rolling_mean, lb->rolling_mean, la->n * sizeof(float)) == 0);
         ck_assert(memcmp(la->rolling_variance, lb->rolling_variance, la->n * sizeof(float)) == 0);
     }
-    free_network(a); free_network(b);
+    dk_free(a); dk_free(b);
 }
 END_TEST
 
@@ -169,14 +169,14 @@ START_TEST(weights_round_trip_with_and_without_the_section)
     tu_path(pw2, sizeof pw2, "without.weights");
     network *b = quiet_net(HEAD BODY SAL("tv", "onehot", "exact"));
     fill_batch(b, 3);
-    train_network_datum(b);
-    save_weights(b, pw);
+    dk_train_datum(b);
+    dk_save_weights(b, pw);
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", pw);
     ck_assert_msg(access(pw, R_OK) == 0 && access(tmp, F_OK) != 0, "patch 0015: saved through %s and renamed", tmp);
     network *a = tu_net(HEAD BODY);
     load_weights(a, pw);
-    save_weights(a, pw2);
+    dk_save_weights(a, pw2);
     network *b2 = tu_net(HEAD BODY SAL("tv", "onehot", "exact"));
     load_weights(b2, pw2);
     int n1, n2, n3;
@@ -188,10 +188,10 @@ START_TEST(weights_round_trip_with_and_without_the_section)
     fill_batch(a, 4);
     fill_batch(b2, 4);
     a->train = b2->train = 0;
-    float *pa = network_predict(a, a->input), *pb = network_predict(b2, b2->input);
+    float *pa = dk_predict(a, a->input), *pb = dk_predict(b2, b2->input);
     for (int i = 0; i < a->outputs * a->batch; i++) ck_assert_float_eq(pa[i], pb[i]);
     free(w1); free(w2); free(w3);
-    free_network(a); free_network(b); free_network(b2);
+    dk_free(a); dk_free(b); dk_free(b2);
 }
 END_TEST
 
@@ -225,13 +225,13 @@ START_TEST(short_run_lowers_the_regularizer)
     double r0 = batch_r(b, "tv");
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");   // the section prints a progress line per step
-    for (int i = 0; i < 40; i++) { train_network_datum(b); train_network_datum(a); }
+    for (int i = 0; i < 40; i++) { dk_train_datum(b); dk_train_datum(a); }
     fclose(stderr);
     stderr = saved;
     double rb = batch_r(b, "tv"), ra = batch_r(a, "tv");
     ck_assert_msg(rb < 0.6 * r0, "tv went from %g to %g with the regularizer", r0, rb);
     ck_assert_msg(rb < 0.7 * ra, "with the regularizer %g, without %g", rb, ra);
-    free_network(a); free_network(b);
+    dk_free(a); dk_free(b);
 }
 END_TEST
 
@@ -246,8 +246,8 @@ static int child_status(const char *cfg_text, int train, char *out, int outlen)
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen(path, "w", stderr)) _exit(99);
-        network *net = parse_network_cfg(cfgp);
-        if (train) { fill_batch(net, 1); train_network_datum(net); }
+        network *net = dk_parse(cfgp, 0);
+        if (train) { fill_batch(net, 1); dk_train_datum(net); }
         _exit(0);
     }
     int st;
@@ -321,10 +321,10 @@ START_TEST(zero_heatmap_stops_training_naming_the_layer)
         pid_t pid = fork();
         if (pid == 0) {
             if (!freopen(path, "w", stderr)) _exit(99);
-            network *net = parse_network_cfg(cfgp);
+            network *net = dk_parse(cfgp, 0);
             for (int i = 0; i < net->layers[0].n; i++) net->layers[0].biases[i] = -100;
             fill_batch(net, 1);
-            train_network_datum(net);
+            dk_train_datum(net);
             _exit(0);
         }
         int st;
@@ -353,7 +353,7 @@ START_TEST(section_after_a_cost_layer)
     fill_batch(net, 2);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    float loss = train_network_datum(net);
+    float loss = dk_train_datum(net);
     fclose(stderr);
     stderr = saved;
     eng_reg_report rep;
@@ -361,12 +361,12 @@ START_TEST(section_after_a_cost_layer)
     ck_assert_msg(isfinite(rep.r_mean) && rep.g_abs_mean > 0 && isfinite(loss), "R %g, mean |g| %g, loss %g", rep.r_mean, rep.g_abs_mean, loss);
     ck_assert_int_eq(eng_top(sal_layer_engine(&net->layers[net->n - 1])), top);
     net->train = 0;
-    float *p = network_predict(net, net->input);
+    float *p = dk_predict(net, net->input);
     for (int i = 0; i < net->outputs * net->batch; i++) ck_assert_float_eq(p[i], net->layers[top].output[i]);
     double sum = 0;
     for (int i = 0; i < net->outputs; i++) sum += p[i];
     ck_assert_double_eq_tol(sum, 1, 1e-5);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -436,7 +436,7 @@ static int weights_finite(const char *cfg_text, const char *weights)
     eng *e = eng_init_for(net, 0, err, sizeof err);
     int ok = e && eng_check_finite(e, 0, err, sizeof err) == 0;
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     return ok;
 }
 
@@ -479,6 +479,7 @@ START_TEST(diverging_run_stops_cleanly)
 END_TEST
 
 // Patch 0016: weights with a NaN are not saved over a good file; last_saved_weights names the file.
+#ifndef DK_FORK_AB   // pjreddie's patch 0016 (diverged weights are not saved); AlexeyAB's series has no equivalent yet
 START_TEST(nan_weights_are_not_saved)
 {
     char good[512], out[8192];
@@ -486,7 +487,7 @@ START_TEST(nan_weights_are_not_saved)
     network *net = quiet_net(HEAD BODY);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    save_weights(net, good);
+    dk_save_weights(net, good);
     fclose(stderr);
     stderr = saved;
     size_t seen = 99;
@@ -501,7 +502,7 @@ START_TEST(nan_weights_are_not_saved)
     if (pid == 0) {
         if (!freopen(path, "w", stderr)) _exit(99);
         net->layers[0].weights[3] = NAN;
-        save_weights(net, good);
+        dk_save_weights(net, good);
         _exit(0);
     }
     int status;
@@ -516,9 +517,10 @@ START_TEST(nan_weights_are_not_saved)
     char tmp[600];
     snprintf(tmp, sizeof tmp, "%s.tmp", good);
     ck_assert_msg(access(tmp, F_OK) != 0, "the temporary file is left behind");
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
+#endif
 
 Suite *make_train_suite(void)
 {
@@ -535,7 +537,9 @@ Suite *make_train_suite(void)
     tcase_add_test(tc, section_after_a_cost_layer);
     tcase_add_test(tc, shipped_binary_refuses_nan_and_inf);
     tcase_add_test(tc, diverging_run_stops_cleanly);
+#ifndef DK_FORK_AB
     tcase_add_test(tc, nan_weights_are_not_saved);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

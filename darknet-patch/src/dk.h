@@ -33,6 +33,15 @@ extern const char *dk_fork;
 network *dk_parse(char *cfg, int batch);
 void dk_free(network *net);
 
+/* darknet's weights writer (save_weights) */
+void dk_save_weights(network *net, char *file);
+/* darknet's training forward and backward of one batch (train_network_datum) on net->input with
+   the labels net->truth: the loss; then update_network once a whole batch (every subdivision) has
+   been seen (pjreddie's train_network_datum) */
+float dk_train_datum(network *net);
+/* darknet's inference forward of x (the net's batch of images): its output (network_predict) */
+float *dk_predict(network *net, float *x);
+
 /* darknet's forward of the whole network on net->input, with net->truth and net->train */
 void dk_forward(network *net);
 /* darknet's backward of the whole network; layer 0 passes its gradient into net->delta (or

@@ -25,7 +25,8 @@ network *dk_parse(char *cfg, int batch)
     net->truths = net->outputs;
     net->input = calloc((size_t)net->inputs * net->batch, sizeof(float));
     net->truth = calloc((size_t)net->truths * net->batch, sizeof(float));
-    if(!net->input || !net->truth) error("dk_parse: out of memory for the input and truth buffers", DARKNET_LOC);
+    net->cost = calloc(1, sizeof(float));   /* pjreddie's *net->cost: the last forward's loss */
+    if(!net->input || !net->truth || !net->cost) error("dk_parse: out of memory for the input and truth buffers", DARKNET_LOC);
     return net;
 }
 
@@ -34,9 +35,31 @@ void dk_free(network *net)
     if(!net) return;
     free(net->input);
     free(net->truth);
+    free(net->cost);
     net->input = net->truth = NULL;
+    net->cost = NULL;
     free_network(*net);
     free(net);
+}
+
+void dk_save_weights(network *net, char *file)
+{
+    save_weights(*net, file);
+}
+
+/* AlexeyAB's train_network_datum leaves the update to train_network; pjreddie's updates once a
+   whole batch (all subdivisions) has been seen: the same here */
+float dk_train_datum(network *net)
+{
+    net->train = 1;
+    float loss = train_network_datum(*net, net->input, net->truth);
+    if(((*net->seen)/net->batch)%net->subdivisions == 0) update_network(*net);
+    return loss;
+}
+
+float *dk_predict(network *net, float *x)
+{
+    return network_predict(*net, x);
 }
 
 static network_state state_of(network *net, float *input, float *truth, float *delta, int train, int k)
@@ -55,6 +78,7 @@ static network_state state_of(network *net, float *input, float *truth, float *d
 void dk_forward(network *net)
 {
     forward_network(*net, state_of(net, net->input, net->truth, NULL, net->train, 0));
+    if(net->cost) *net->cost = get_network_cost(*net);
 }
 
 void dk_backward(network *net)
@@ -84,8 +108,22 @@ float dk_bn_inv_sigma(float var)
     return 1.0f / sqrtf(var + .00001f);
 }
 
+/* the activations only this fork has (get_activation_string names several of them "relu") */
+static const struct { ACTIVATION a; const char *name; } AB_ONLY_ACT[] = {
+    {RELU6, "relu6"}, {SWISH, "swish"}, {MISH, "mish"}, {HARD_MISH, "hard_mish"}, {GELU, "gelu"},
+    {REVLEAKY, "revleaky"}, {NORM_CHAN, "normalize_channels"}, {NORM_CHAN_SOFTMAX, "normalize_channels_softmax"},
+    {NORM_CHAN_SOFTMAX_MAXVAL, "normalize_channels_softmax_maxval"},
+};
+
 const char *dk_layer_refusal(const layer *l, char *buf, size_t n)
 {
+    if(l->type == CONVOLUTIONAL || l->type == CONNECTED || l->type == SHORTCUT || l->type == ACTIVE){
+        for(size_t i = 0; i < sizeof AB_ONLY_ACT / sizeof AB_ONLY_ACT[0]; ++i){
+            if(l->activation != AB_ONLY_ACT[i].a) continue;
+            snprintf(buf, n, "activation=%s (AlexeyAB's)", AB_ONLY_ACT[i].name);
+            return buf;
+        }
+    }
     switch(l->type){
     case CONVOLUTIONAL:
         if(l->stride_x != l->stride_y){ snprintf(buf, n, "stride_x=%d differs from stride_y=%d", l->stride_x, l->stride_y); return buf; }

@@ -20,6 +20,21 @@ void dk_free(network *net)
     free_network(net);
 }
 
+void dk_save_weights(network *net, char *file)
+{
+    save_weights(net, file);
+}
+
+float dk_train_datum(network *net)
+{
+    return train_network_datum(net);
+}
+
+float *dk_predict(network *net, float *x)
+{
+    return network_predict(net, x);
+}
+
 void dk_forward(network *net)
 {
     forward_network(net);
