@@ -4,8 +4,10 @@
 //
 // A layer k is seen as  y = L_k(inputs)  (its linear part: convolution/connected without bias,
 // pooling, routing, shortcut sum, dropout mask), then for layers that have them batch norm with the
-// statistics of the last forward held constant, o = scale*(y - mean)/(sqrt(var) + 1e-6) + bias
-// (exactly the forward darknet runs, normalize_cpu), and an activation, a = act(o).
+// statistics of the last forward held constant, o = scale*(y - mean)/sigma + bias with the fork's
+// sigma (dk_bn_inv_sigma: exactly the forward darknet runs, normalize_cpu), and an activation, a = act(o).
+// What differs between darknet forks (calls, the BN constant, the shortcut's sum, refusals) is
+// behind darknet-patch/src/dk.h: this file reads like there is one darknet.
 // The table gives L_k, its transpose and the weight gradient; the rest is shared:
 //   d[k]    +dS/da_k, the gradient-of-input sweep (the tangent adjoint stream of §2a)
 //   dot[k]  the tangent a_k' (§2a step 3), seeded with u at the input

@@ -225,6 +225,42 @@ START_TEST(batchnorm_bias_updates_are_filled)
 }
 END_TEST
 
+// AB's patch 0016: layers without l.train (all but convolution, maxpool, batchnorm) kept their
+// delta from one step to the next and a [connected] layer never updated. Two backward passes at
+// the same input give the same input gradient, and a training step changes the connected weights.
+START_TEST(second_step_repeats_the_first_and_connected_updates)
+{
+    network *net = tu_net(NET(2,
+        "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=leaky\n"
+        "[avgpool]\n[connected]\noutput=3\nactivation=linear\n[softmax]\n"));
+    tu_randomize(net, 6);
+    int n = net->inputs * net->batch;
+    uint64_t rng = 3;
+    tu_fill(net->input, n, -1, 1, &rng);
+    net->truth[0] = 1;
+    net->truth[net->outputs + 1] = 1;
+    net->train = 1;
+    float *d1 = calloc(n, sizeof(float)), *d2 = calloc(n, sizeof(float));
+    net->delta = d1;
+    dk_forward(net);
+    dk_backward(net);
+    net->delta = d2;
+    dk_forward(net);
+    dk_backward(net);
+    net->delta = 0;
+    double diff = 0, norm = 0;
+    for (int i = 0; i < n; i++) { diff += fabs(d1[i] - d2[i]); norm += fabs(d1[i]); }
+    ck_assert_msg(norm > 0 && diff <= 1e-5 * norm, "the second backward's input gradient differs from the first by %g (of %g)", diff, norm);
+    layer *fc = &net->layers[2];
+    float w0 = fc->weights[0], b0 = fc->biases[0];
+    for (int i = 0; i < fc->inputs * fc->outputs; i++) fc->weight_updates[i] = 0;
+    dk_train_datum(net);
+    ck_assert_msg(fc->weights[0] != w0 && fc->biases[0] != b0, "a training step left the connected layer as it was (w %g, b %g)", w0, b0);
+    free(d1); free(d2);
+    dk_free(net);
+}
+END_TEST
+
 START_TEST(resnet_backward_matches_central_differences)
 {
     const char *cfg = "[net]\nbatch=2\nwidth=8\nheight=8\nchannels=3\n" TU_RESNET_BODY;
@@ -294,6 +330,7 @@ Suite *make_darknet_suite(void)
     tcase_add_test(tc, activation_layer_keeps_skip_gradient);
     tcase_add_test(tc, resnet_backward_matches_central_differences);
     tcase_add_test(tc, batchnorm_bias_updates_are_filled);
+    tcase_add_test(tc, second_step_repeats_the_first_and_connected_updates);
 #ifndef DK_FORK_AB
     // pjreddie only: AB's shortcut has no alpha/beta; AB's free_network (no series patch yet)
     // leaves what the pjreddie series' 0020/0041 free, and AB has no [crop] window record

@@ -383,6 +383,7 @@ END_TEST
 // (2, or 1 with noadjust) held. Training-mode forwards draw afresh: seeds of rand() are tried until
 // both a flipped and an unflipped draw, and a window off the centre, have been checked.
 
+#ifndef DK_FORK_AB   // AlexeyAB's [crop] keeps no record of its window: the engine refuses it there (dk_alexeyab.c)
 // the window of the last forward from l->indexes (patch 0040): offsets and whether it flipped
 static void crop_draw(const layer *l, int *dh, int *dw, int *flip)
 {
@@ -462,7 +463,6 @@ static void crop_case(const char *name, unsigned seed, int train, int *flipped, 
     dk_free(net);
 }
 
-#ifndef DK_FORK_AB   // AlexeyAB's [crop] keeps no record of its window: the engine refuses it there (dk_alexeyab.c)
 START_TEST(crop_heatmap_is_the_gradient_of_the_uncropped_input)
 {
     int flipped = 0, unflipped = 0, off = 0;

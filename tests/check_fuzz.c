@@ -84,6 +84,7 @@ static int run_verb(const char *args, char *out, int n)
     return tu_run(cmd, out, n);
 }
 
+#ifndef DK_FORK_AB   // AlexeyAB's image path is stb here (dk_load_image): it decodes files OpenCV refuses
 // fuzz_image findings: files our magic-byte check lets through that darknet's loader cannot read.
 // crash-pgm-undecodable-blank10x10: a PGM header OpenCV cannot read came back as a blank 10x10
 // 3-channel image (and "echo <file> >> bad.list" through a shell); compare and map went on with it
@@ -91,7 +92,6 @@ static int run_verb(const char *args, char *out, int n)
 // CV_IO_MAX_IMAGE_WIDTH columns made imread throw through darknet's C code: SIGABRT (patch 0032).
 static const char *IMAGE_FINDINGS[] = {"crash-pgm-undecodable-blank10x10", "crash-bmp-too-wide-cv-exception"};
 
-#ifndef DK_FORK_AB   // AlexeyAB's image path is stb here (dk_load_image): it decodes files OpenCV refuses
 START_TEST(undecodable_image_is_an_error)
 {
     char bad[600], args[2048], out[16384], badlist[700], want[800];

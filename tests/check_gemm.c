@@ -1,4 +1,4 @@
-// check_gemm.c: darknet's gemm (OpenBLAS with BLAS=1, patch 0011) and darknet's own loops
+// check_gemm.c: darknet's gemm (OpenBLAS with BLAS=1: pjreddie's patch 0011, AlexeyAB's 0017) and the fork's own gemm
 // (gemm_naive) against a double-precision triple-loop oracle written here, on random shapes:
 // all four TA/TB variants, beta 0 and 1, odd sizes, leading dimensions larger than the matrix.
 // With BLAS=0 gemm_cpu is gemm_naive, and the same checks hold.
@@ -10,9 +10,6 @@
 #include <string.h>
 #include "gemm.h"
 
-// pjreddie only: the OpenBLAS dispatch, the naive oracle and the thread setting are its patch 0011;
-// AlexeyAB's gemm is its own (its suite is empty there)
-#ifndef DK_FORK_AB
 
 // ----------------------------------------------------------------------------------------------
 // deterministic random numbers in [-1, 1) (darknet's own code calls rand(); stay out of its way)
@@ -182,12 +179,10 @@ START_TEST(two_threads_match_oracle)
 }
 END_TEST
 
-#endif
 
 Suite *make_gemm_suite(void)
 {
     Suite *s = suite_create("gemm");
-#ifndef DK_FORK_AB
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, gemm_cpu_matches_oracle);
     tcase_add_test(tc, gemm_naive_matches_oracle);
@@ -196,6 +191,5 @@ Suite *make_gemm_suite(void)
     tcase_add_test(tc, empty_inner_dimension_scales_c);
     tcase_add_test(tc, two_threads_match_oracle);
     suite_add_tcase(s, tc);
-#endif
     return s;
 }
