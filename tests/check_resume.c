@@ -29,8 +29,10 @@
 #define MAXB 120               // far beyond the kills: a run is never finished when it is killed
 #define BASE "tiny"            // darknet names checkpoints after the cfg file: tiny.cfg
 
-// pjreddie only: atomic checkpoints are its series' patch 0015; AlexeyAB's series has no counterpart
-// yet (its save_weights writes in place), so this suite is empty there
+// pjreddie only: kills inside its per-epoch checkpoint writes (patch 0015); AlexeyAB's
+// train_classifier saves every 100 iterations (and opens a chart window without -dont_show), so
+// this suite is empty there; AB's atomic save (its 0018) is checked by check_train.c's
+// failed_save_keeps_the_old_weights on both forks
 #ifndef DK_FORK_AB
 static const char *CFG =
     "[net]\nbatch=4\nsubdivisions=1\nwidth=12\nheight=12\nchannels=3\n"

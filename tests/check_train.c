@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
+#include <signal.h>
 
 #include <sys/stat.h>
 
@@ -529,6 +531,61 @@ START_TEST(nan_weights_are_not_saved)
 END_TEST
 #endif
 
+// a whole file's bytes and its length, or NULL
+static char *file_bytes(const char *path, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc(*n + 1);
+    if (fread(s, 1, *n, f) != (size_t)*n) *n = -1;
+    fclose(f);
+    return s;
+}
+
+// pjreddie's patch 0015, AlexeyAB's 0018: a weights save that cannot be completed leaves the file it
+// replaces whole (darknet wrote into it directly: the old weights were gone). The save runs in a
+// child that may write at most 64 bytes to a file (RLIMIT_FSIZE, SIGXFSZ ignored: the write fails).
+START_TEST(failed_save_keeps_the_old_weights)
+{
+    char good[512], tmp[600];
+    tu_path(good, sizeof good, "keep.weights");
+    snprintf(tmp, sizeof tmp, "%s.tmp", good);
+    network *net = quiet_net(HEAD BODY);
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    dk_save_weights(net, good);
+    fclose(stderr);
+    stderr = saved;
+    long n0;
+    char *before = file_bytes(good, &n0);
+    ck_assert(before && n0 > 64);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(99);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit r = {64, 64};
+        setrlimit(RLIMIT_FSIZE, &r);
+        net->layers[0].weights[0] += 1;
+        dk_save_weights(net, good);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    long n1;
+    char *after = file_bytes(good, &n1);
+    ck_assert_msg(after && n1 == n0 && !memcmp(before, after, n0), "the old weights file changed (%ld bytes, was %ld)", n1, n0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "the failed save: status %d (want exit 1)", status);
+    ck_assert_msg(access(tmp, F_OK) != 0, "the temporary file is left behind");
+    free(before); free(after);
+    dk_free(net);
+}
+END_TEST
+
 Suite *make_train_suite(void)
 {
     Suite *s = suite_create("train");
@@ -538,6 +595,7 @@ Suite *make_train_suite(void)
     tcase_add_test(tc, rolling_statistics_move_once);
     tcase_add_test(tc, weights_round_trip_with_and_without_the_section);
     tcase_add_test(tc, short_run_lowers_the_regularizer);
+    tcase_add_test(tc, failed_save_keeps_the_old_weights);
     tcase_add_test(tc, section_errors_name_file_key_and_value);
     tcase_add_test(tc, section_values_are_exact);
     tcase_add_test(tc, zero_heatmap_stops_training_naming_the_layer);
