@@ -9,8 +9,8 @@ OPENMP   ?= $(BLAS)  # darknet's and the extension's OpenMP loops (patches 0050-
 OPENBLAS ?= $(if $(filter 1,$(strip $(OPENMP))),openmp,pthread)  # Debian's OpenBLAS variant: openmp shares OpenMP's threads
 DEBUG    ?= 0          # -O0 -g for darknet and the tests
 SANITIZE ?= 0          # address + undefined sanitizers for darknet, the extension and the tests
-FORK     ?= pjreddie   # which patch series: patches/$(FORK)/series
-DARKNET_SRC ?=         # a darknet checkout to use instead of Debian's source package
+FORK     ?= pjreddie   # which fork and patch series: pjreddie or alexeyab (patches/$(FORK)/series)
+DARKNET_SRC ?=         # a darknet checkout to use instead of the fork's source (Debian's package, AB's archive)
 
 OPENCV := $(strip $(OPENCV))
 BLAS := $(strip $(BLAS))
@@ -21,10 +21,18 @@ SANITIZE := $(strip $(SANITIZE))
 FORK := $(strip $(FORK))
 DARKNET_SRC := $(strip $(DARKNET_SRC))
 
+# FORK=alexeyab without DARKNET_SRC: AlexeyAB's darknet at commit 59596d78, the pruned archive
+# beside this clone (../shared/forks/, its README), checked against this checksum before unpacking.
+AB_ARCHIVE ?= $(abspath ../shared/forks/darknet-alexeyab-59596d78.tar.xz)
+AB_SHA256  := 4486abf40788d2c8f168aa4bb248493fd234df9d0013525a9ad85e3c37ea10cc
+# where the unpatched source comes from: a checkout, Debian's package (pjreddie) or AB's archive
+UPKIND := $(if $(DARKNET_SRC),local,$(if $(filter alexeyab,$(FORK)),alexeyab,debian))
+FETCHARGS = $(UP) "$(DARKNET_SRC)" $(if $(filter alexeyab,$(UPKIND)),"$(AB_ARCHIVE)" $(AB_SHA256))
+
 # The build directory: build/ by default, build-asan/ with SANITIZE=1 (a sanitized darknet never
 # shares objects with a plain one).
 BUILD ?= $(if $(filter 1,$(SANITIZE)),build-asan,build)
-UP    := $(BUILD)/upstream
+UP    := $(BUILD)/upstream$(if $(filter alexeyab,$(UPKIND)),-alexeyab)
 DK    := $(BUILD)/darknet
 comma := ,
 SANFLAGS :=
@@ -41,7 +49,7 @@ BLASLIBS := $(if $(filter openmp,$(OPENBLAS)),-L$(OPENBLAS_DIR) -Wl$(comma)-rpat
 DKFLAGS := OPENCV=$(OPENCV) OPENMP=$(OPENMP) DEBUG=$(DEBUG) BLAS=$(BLAS) SALFLAGS="$(SANFLAGS)" BLASLIBS="$(BLASLIBS)"
 # darknet's Makefile does not rebuild when its flags change: a tree is made for one source and one
 # set of toggles, and is made again when either differs.
-SRCID := $(FORK):$(if $(DARKNET_SRC),$(abspath $(DARKNET_SRC)),debian):$(DKFLAGS)
+SRCID := $(FORK):$(if $(DARKNET_SRC),$(abspath $(DARKNET_SRC)),$(subst alexeyab,$(notdir $(AB_ARCHIVE)),$(UPKIND))):$(DKFLAGS)
 
 # A different source, fork or toggles than the tree was made from: unpack and patch again.
 ifneq ($(shell cat $(DK)/.srcid 2>/dev/null),$(SRCID))
@@ -53,17 +61,17 @@ all: darknet
 
 # Debian packages (installed as root, named otherwise) and a deb-src entry.
 setup:
-	@DARKNET_SRC="$(DARKNET_SRC)" scripts/setup.sh
+	@DARKNET_SRC="$(filter-out debian,$(UPKIND))" scripts/setup.sh
 
-# The unpatched source: fetched once, kept in build/upstream.
-$(UP)/.stamp-$(if $(DARKNET_SRC),local,debian):
-	scripts/fetch-darknet.sh $(UP) "$(DARKNET_SRC)"
+# The unpatched source: fetched once, kept in build/upstream (AB's archive: build/upstream-alexeyab).
+$(UP)/.stamp-$(UPKIND):
+	scripts/fetch-darknet.sh $(FETCHARGS)
 	touch $@
 
 # The patched tree: a copy of the source with patches/$(FORK)/series applied and saliency/
 # pointing at this repository (SALDIR of patch 0001).
-$(DK)/.patched: $(UP)/.stamp-$(if $(DARKNET_SRC),local,debian) patches/$(FORK)/series $(wildcard patches/$(FORK)/*.patch)
-	@[ "$(DARKNET_SRC)" = "" ] || scripts/fetch-darknet.sh $(UP) "$(DARKNET_SRC)"
+$(DK)/.patched: $(UP)/.stamp-$(UPKIND) patches/$(FORK)/series $(wildcard patches/$(FORK)/*.patch)
+	@[ "$(DARKNET_SRC)" = "" ] || scripts/fetch-darknet.sh $(FETCHARGS)
 	rm -rf $(DK)
 	cp -a $(UP)/tree $(DK)
 	@for p in $$(grep -v '^#' patches/$(FORK)/series); do \
@@ -85,10 +93,13 @@ darknet: setup $(DK)/.patched
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
 SUITE_SRC := $(sort $(filter-out tests/check_main.c,$(wildcard tests/check_*.c)))
+# AlexeyAB's fork: its adapter (DK_FORK_AB, darknet-patch/src/dk.h) and stb's header; its
+# http_stream.cpp is always built, so the C++ library is always linked.
+FORKFLAGS := $(if $(filter alexeyab,$(FORK)),-DDK_FORK_AB -I$(DK)/3rdparty/stb/include)
 TCFLAGS  := -Wall -Wno-unknown-pragmas -std=gnu11 -I$(DK)/include -I$(DK)/src -Isrc -Idarknet-patch/src \
-            $(if $(filter 1,$(DEBUG)),-O0 -g,-O2 -g) $(if $(filter 1,$(OPENMP)),-fopenmp) $(SANFLAGS)
+            $(if $(filter 1,$(DEBUG)),-O0 -g,-O2 -g) $(if $(filter 1,$(OPENMP)),-fopenmp) $(SANFLAGS) $(FORKFLAGS)
 TPKGS    := check $(if $(filter 1,$(OPENCV)),opencv4)
-TLIBS    := $(DK)/libdarknet.a $(if $(filter 1,$(OPENCV)),-lstdc++) \
+TLIBS    := $(DK)/libdarknet.a $(if $(or $(filter 1,$(OPENCV)),$(filter alexeyab,$(FORK))),-lstdc++) \
             $(if $(filter 1,$(BLAS)),$(BLASLIBS)) $(if $(filter 1,$(OPENMP)),-fopenmp) -lm -pthread $(SANFLAGS)
 
 # The suite list: every `Suite *make_<name>_suite(void)` defined in tests/check_*.c. suites.files

@@ -14,7 +14,7 @@ echo "pkg-config \$*" >> "$fake/calls"
 exit 1
 SH
 chmod +x "$fake/pkg-config"
-for toggles in "" "SANITIZE=1" "BLAS=0 OPENCV=0" "DEBUG=1 OPENMP=1"; do
+for toggles in "" "SANITIZE=1" "BLAS=0 OPENCV=0" "DEBUG=1 OPENMP=1" "FORK=alexeyab BUILD=build-ab"; do
     # shellcheck disable=SC2086
     PATH="$fake:$PATH" make --no-print-directory -n $toggles setup >/dev/null
     if [ -s "$fake/calls" ]; then

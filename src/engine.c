@@ -4,8 +4,10 @@
 //
 // A layer k is seen as  y = L_k(inputs)  (its linear part: convolution/connected without bias,
 // pooling, routing, shortcut sum, dropout mask), then for layers that have them batch norm with the
-// statistics of the last forward held constant, o = scale*(y - mean)/(sqrt(var) + 1e-6) + bias
-// (exactly the forward darknet runs, normalize_cpu), and an activation, a = act(o).
+// statistics of the last forward held constant, o = scale*(y - mean)/sigma + bias with the fork's
+// sigma (dk_bn_inv_sigma: exactly the forward darknet runs, normalize_cpu), and an activation, a = act(o).
+// What differs between darknet forks (calls, the BN constant, the shortcut's sum, refusals) is
+// behind darknet-patch/src/dk.h: this file reads like there is one darknet.
 // The table gives L_k, its transpose and the weight gradient; the rest is shared:
 //   d[k]    +dS/da_k, the gradient-of-input sweep (the tangent adjoint stream of §2a)
 //   dot[k]  the tangent a_k' (§2a step 3), seeded with u at the input
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "dk.h"
 #include "numparse.h"
 #include "rng.h"
 #include "blas.h"
@@ -125,7 +128,7 @@ static void eng_alloc(eng *e)
     e->tmp = calloc(maxout, sizeof(float));
     e->tmp2 = calloc(maxout, sizeof(float));
     for (int k = 0; k < top; k++)
-        if (net->layers[k].type == SHORTCUT && net->layers[k].alpha != 1 && !e->scaled) e->scaled = calloc(maxout, sizeof(float));
+        if (dk_shortcut_needs_scratch(&net->layers[k]) && !e->scaled) e->scaled = calloc(maxout, sizeof(float));
     e->ws = calloc(maxws, sizeof(float));
 }
 
@@ -161,6 +164,13 @@ static int check_rules(network *net, int top, int *smooth, const char *hint, cha
                      k, get_layer_string(l->type), eng_rule_names(), hint);
             return -1;
         }
+        char why[256];
+        const char *no = dk_layer_refusal(l, why, sizeof why);
+        if (no) {
+            snprintf(err, errlen, "layer %d (%s): %s is not supported: the engine has no rule for it on %s's darknet",
+                     k, get_layer_string(l->type), no, dk_fork);
+            return -1;
+        }
         if (eng_has_act(l) && !eng_act_supported(l->activation)) {
             snprintf(err, errlen, "layer %d (%s): activation %s is not supported; supported: linear, relu, leaky, ramp, logistic, tanh%s",
                      k, get_layer_string(l->type), get_activation_string(l->activation), hint);
@@ -190,8 +200,10 @@ eng *eng_init_for(network *net, int exact, char *err, int errlen)
         return NULL;
     }
     const layer *sm = &net->layers[top];
-    if (sm->softmax_tree || sm->groups != 1) {
-        snprintf(err, errlen, "layer %d [softmax]: only a plain softmax (groups=1, no tree) is supported", top);
+    char why[256];
+    const char *no = dk_layer_refusal(sm, why, sizeof why);
+    if (sm->softmax_tree || sm->groups != 1 || no) {
+        snprintf(err, errlen, "layer %d [softmax]: only a plain softmax (groups=1, no tree) is supported%s%s", top, no ? "; this one has " : "", no ? no : "");
         return NULL;
     }
     for (int k = 0; k < top; k++)
@@ -476,7 +488,7 @@ int eng_heatmap(eng *e, const float *x, const float *truth, eng_form form, int t
     net->truth = 0;   // no cost layers' work, and nothing for them to read
     net->train = train;
     memcpy(net->input, x, sizeof(float) * (size_t)net->inputs * net->batch);
-    forward_network(net);
+    dk_forward(net);
     int rc = 0;
     if (e->score) {
         scored_grad(e, g);
@@ -541,7 +553,7 @@ void eng_predict(eng *e, const float *x, int nb, float *z, float *p)
     net->train = 0;
     net->truth = 0;
     memcpy(net->input, x, (size_t)nb * net->inputs * sizeof(float));
-    forward_network(net);
+    dk_forward(net);
     copy_outputs(e, nb, z, p);
     net->train = old_train;
     net->truth = old_truth;

@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 #include "darknet.h"
+#include "dk.h"
 #include "reg.h"
 
 typedef enum { ENG_LOSS, ENG_ONEHOT, ENG_SPECTREG } eng_form;

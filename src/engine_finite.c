@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "dk.h"
 #include "blas.h"
 #include "network.h"
 
@@ -68,18 +69,16 @@ void eng_lend_batch_stats(eng *e, eng_snap *s)
 // (dropout, crop) reusing it when the net is in training mode (batch statistics already lent)
 void eng_forward_frozen(eng *e)
 {
-    network net = *e->net;
-    int was_train = net.train;
-    net.train = 0;
-    net.truth = 0;
+    network *net = e->net;
+    int was_train = net->train;
+    float *input = net->input;
     for (int i = 0; i <= e->top; ++i) {
-        net.index = i;
-        layer l = net.layers[i];
+        layer l = net->layers[i];
         const eng_rule *r = eng_rule_of(l.type);
         if (l.delta) fill_cpu(l.outputs * l.batch, 0, l.delta, 1);
-        if (was_train && r && r->held) r->held(&l, net.input, l.output);
-        else l.forward(l, net);
-        net.input = l.output;
+        if (was_train && r && r->held) r->held(&l, input, l.output);
+        else dk_layer_forward(net, i, input, 0);
+        input = l.output;
     }
 }
 
@@ -103,21 +102,13 @@ static void stock_backward(eng *e, eng_form form, const float *truth, const floa
     else eng_seed(e, form, truth, NULL, e->seed);
     for (int b = 0; b < netp->batch; b++)
         for (int i = 0; i < K; i++) sm->delta[b * K + i] = -fac[b] * e->seed[b * K + i];
-    network net = *netp;
-    network orig = net;
-    net.train = 0;
-    orig.train = 0;   // orig.delta: the caller's input-gradient buffer, or NULL
+    // layer 0 passes into netp->delta: the caller's input-gradient buffer, or NULL
     for (int i = e->top; i >= 0; --i) {
-        layer l = net.layers[i];
-        if (i == 0) {
-            net = orig;
-        } else {
-            net.input = net.layers[i - 1].output;
-            net.delta = net.layers[i - 1].delta;
-        }
-        net.index = i;
+        layer l = netp->layers[i];
+        float *in = i == 0 ? netp->input : netp->layers[i - 1].output;
+        float *delta = i == 0 ? netp->delta : netp->layers[i - 1].delta;
         if (l.type == DROPOUT && !netp->train) continue;   // inference: the identity (darknet's backward applies an old draw)
-        l.backward(l, net);
+        dk_layer_backward(netp, i, in, delta, 0);
     }
 }
 

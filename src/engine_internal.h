@@ -74,7 +74,8 @@ int eng_is_smooth(ACTIVATION a);
 int eng_act_supported(ACTIVATION a);
 // second derivative of the activation, from its output a
 float eng_act_d2(float a, ACTIVATION act);
-// 1/(sqrt(var) + 1e-6) of the statistics the last forward normalised with (darknet's normalize_cpu)
+// 1/sigma of the statistics the last forward normalised with, by the fork's formula (dk.h:
+// dk_bn_inv_sigma, as its normalize_cpu: pjreddie 1/(sqrt(var) + 1e-6), AlexeyAB 1/sqrt(var + 1e-5))
 float eng_bn_inv_sigma(const eng *e, const layer *l, int f);
 // The sizes of a layer's weights, biases and scales (0 where it has none or no update buffer);
 // -1 when darknet keeps them in sub-layers the engine does not know (rnn, gru, lstm, crnn).

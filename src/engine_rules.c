@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "dk.h"
 #include "blas.h"
 #include "gemm.h"
 #include "im2col.h"
@@ -234,29 +235,20 @@ static void lin_t_avgpool(eng *e, int k, const float *t, float **stream, float *
     }
 }
 
-// y = alpha*prev + beta*from (resampled where sizes differ), as forward_shortcut_layer computes it
+// y = the previous output plus the from-layers, as forward_shortcut_layer computes it: the sum is
+// the fork's (dk.h: pjreddie's alpha*prev + beta*resampled from, AlexeyAB's flat multi-input sum)
 static void lin_shortcut(eng *e, int k, float **stream, float *input, float *y)
 {
     const layer *l = &e->net->layers[k];
     copy_cpu(l->outputs * l->batch, eng_buf(stream, input, k - 1), 1, y, 1);
-    shortcut_cpu(l->batch, l->w, l->h, l->c, stream[l->index], l->out_w, l->out_h, l->out_c, l->alpha, l->beta, y);
+    dk_shortcut_lin(e->net, l, stream, y);
 }
 
-// The transpose. The forward scales by alpha only the values it adds to (the channels and pixels
-// the two layers share), so the previous layer gets alpha t there and t elsewhere: t is copied and
-// scaled by shortcut_cpu itself, with the forward's geometry (beta 0 adds nothing; patch 0018
-// makes darknet's backward do the same).
+// its transpose: into the from-layers' adjoints and the previous layer's (dk.h)
 static void lin_t_shortcut(eng *e, int k, const float *t, float **stream, float *input)
 {
     const layer *l = &e->net->layers[k];
-    float *dx = eng_buf(stream, input, k - 1);
-    int n = l->outputs * l->batch;
-    shortcut_cpu(l->batch, l->out_w, l->out_h, l->out_c, (float *)t, l->w, l->h, l->c, 1, l->beta, stream[l->index]);
-    if (!dx) return;
-    if (l->alpha == 1) { axpy_cpu(n, 1, (float *)t, 1, dx, 1); return; }
-    copy_cpu(n, (float *)t, 1, e->scaled, 1);
-    shortcut_cpu(l->batch, l->w, l->h, l->c, e->net->layers[l->index].output, l->out_w, l->out_h, l->out_c, l->alpha, 0, e->scaled);
-    axpy_cpu(n, 1, e->scaled, 1, dx, 1);
+    dk_shortcut_lin_t(e->net, l, t, stream, eng_buf(stream, input, k - 1), e->scaled);
 }
 
 // per image, the concatenation of the listed layers' outputs
@@ -431,8 +423,10 @@ static const eng_rule RULES[] = {
     { DROPOUT,       "dropout",       lin_dropout,       lin_t_dropout,       NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, held_dropout, 0 },
     { CROP,          "crop",          lin_crop,          lin_t_crop,          NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      1, held_crop,    1 },
     { UPSAMPLE,      "upsample",      lin_upsample,      lin_t_upsample,      NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
+#ifndef DK_FORK_AB   // AB's [yolo] (scale_x_y, new_coords) is another map: no rule there, refused by name
     // a detector's head (eng_init_scored; first order: its second derivative has no rule)
     { YOLO,          "yolo",          lin_yolo,          lin_t_yolo,          NULL,                0, ENG_BN_NONE,   ENG_P_NONE,      0, NULL,         0 },
+#endif
     // no exact rule: darknet's own backward (method=finite) with these parameters
     { DECONVOLUTIONAL, "deconvolutional", NULL, NULL, NULL, 1, ENG_BN_IF_SET, ENG_P_CONV,      0, NULL, 0 },
     { LOCAL,         "local",         NULL,              NULL,                NULL,                1, ENG_BN_NONE,   ENG_P_LOCAL,     0, NULL,         0 },
@@ -504,7 +498,7 @@ float eng_act_d2(float a, ACTIVATION act)
 float eng_bn_inv_sigma(const eng *e, const layer *l, int f)
 {
     const float *var = e->net->train ? l->variance : l->rolling_variance;
-    return 1.0f / (sqrtf(var[f]) + .000001f);
+    return dk_bn_inv_sigma(var[f]);
 }
 
 int eng_update_sizes(const layer *l, size_t n[3])

@@ -9,6 +9,7 @@
 
 #include "gradcheck.h"
 #include "network.h"
+#include "dk.h"
 
 // ----------------------------------------------------------------------------------------------
 // the primitive
@@ -114,7 +115,7 @@ void gc_random_network(network *net, const float *x, uint64_t seed)
         memcpy(rm[k], l->rolling_mean, l->out_c * sizeof(float));
         memcpy(rv[k], l->rolling_variance, l->out_c * sizeof(float));
     }
-    forward_network(net);
+    dk_forward(net);
     for (int k = 0; k < net->n; k++) {
         layer *l = &net->layers[k];
         if (!rm[k]) continue;
@@ -208,20 +209,17 @@ static int applies_act(LAYER_TYPE t)
 static void held_forward(gc_ctx *q, int from, int to)
 {
     network *netp = q->net;
-    network net = *netp;
-    net.train = 0;
-    net.truth = 0;
-    net.input = from == 0 ? netp->input : netp->layers[from - 1].output;
+    float *input = from == 0 ? netp->input : netp->layers[from - 1].output;
     for (int i = from; i <= to; ++i) {
-        net.index = i;
-        layer l = net.layers[i];
+        layer l = netp->layers[i];
         size_t n = (size_t)l.outputs * l.batch;
         if (q->ref_idx && q->ref_idx[i]) {
-            for (size_t j = 0; j < n; j++) l.output[j] = net.input[q->ref_idx[i][j]];
+            for (size_t j = 0; j < n; j++) l.output[j] = input[q->ref_idx[i][j]];
         } else if (q->ref_out && q->ref_out[i]) {
             ACTIVATION a = l.activation;
-            l.activation = LINEAR;   // this copy of the layer only
-            l.forward(l, net);
+            netp->layers[i].activation = LINEAR;   // for this forward only
+            dk_layer_forward(netp, i, input, 0);
+            netp->layers[i].activation = a;
             const float *r = q->ref_out[i];
             // as darknet's leaky_activate and ramp_activate (x*(x>0) + .1*x) round them: .1*x in double
             for (size_t j = 0; j < n; j++) {
@@ -230,9 +228,9 @@ static void held_forward(gc_ctx *q, int from, int to)
                 else if (!(r[j] > 0)) l.output[j] = a == LEAKY ? .1 * y : 0;
             }
         } else {
-            l.forward(l, net);
+            dk_layer_forward(netp, i, input, 0);
         }
-        net.input = l.output;
+        input = l.output;
     }
 }
 
@@ -260,15 +258,12 @@ static void darknet_input_grad(gc_ctx *q, const float *seed, float *g)
     layer *sm = &netp->layers[top];
     for (int i = 0; i < q->B * q->K; i++) sm->delta[i] = -seed[i];   // darknet's delta: -gradient
     memset(g, 0, nin * sizeof(float));
-    network net = *netp;
-    net.train = 0;
     for (int i = top; i >= 0; --i) {
-        layer l = net.layers[i];
-        net.input = i == 0 ? netp->input : net.layers[i - 1].output;
-        net.delta = i == 0 ? g : net.layers[i - 1].delta;
-        net.index = i;
+        layer l = netp->layers[i];
+        float *in = i == 0 ? netp->input : netp->layers[i - 1].output;
+        float *delta = i == 0 ? g : netp->layers[i - 1].delta;
         if (l.type == DROPOUT) continue;   // inference: the identity (darknet's backward applies an old draw)
-        l.backward(l, net);
+        dk_layer_backward(netp, i, in, delta, 0);
     }
     for (size_t i = 0; i < nin; i++) g[i] = -g[i];
 }
@@ -562,7 +557,7 @@ int gc_run(network *net, const float *x, const gc_cfg *c, gc_report *rep, char *
 
     // the reference point: an inference forward, each image's class, the seed
     memcpy(net->input, x, nin * sizeof(float));
-    forward_network(net);
+    dk_forward(net);
     const float *p = net->layers[top].output;
     for (int b = 0; b < B; b++) {
         int y = c->cls;
@@ -623,7 +618,7 @@ int gc_run(network *net, const float *x, const gc_cfg *c, gc_report *rep, char *
         eng_reg_report rr;
         rng = q.rng;
         memcpy(net->input, x, nin * sizeof(float));
-        forward_network(net);
+        dk_forward(net);
         if (eng_reg_step(e, &rcfg, m.truth, &rng, &rr, err, errlen)) goto out;
         for (int k = 0; k < top; k++) {
             gc_array a[3];
@@ -642,7 +637,7 @@ int gc_run(network *net, const float *x, const gc_cfg *c, gc_report *rep, char *
     // input-grad checks from the top down: each reruns the forward from its layer up, so the
     // layers below it (which routes and shortcuts above may read) stay as the reference left them
     memcpy(net->input, x, nin * sizeof(float));
-    forward_network(net);
+    dk_forward(net);
     for (int k = nchk - 1; k >= 0; k--) {
         gc_result *r = &m.inres[k];
         init_result(r, k, &net->layers[k], GC_INPUT);
@@ -690,7 +685,7 @@ int gc_run(network *net, const float *x, const gc_cfg *c, gc_report *rep, char *
 out:
     // the layers as a forward at x leaves them
     memcpy(net->input, x, nin * sizeof(float));
-    forward_network(net);
+    dk_forward(net);
     net->truth = old_truth;
     net->train = old_train;
     gc_mem_free(&m);

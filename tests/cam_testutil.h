@@ -24,7 +24,7 @@ static inline network *cam_net(const char *cfg, const char *name, int batch, uin
     tu_write_text(path, cfg);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg_custom(path, batch);
+    network *net = dk_parse(path, batch);
     fclose(stderr);
     stderr = saved;
     tu_randomize(net, seed);
@@ -94,12 +94,12 @@ static inline cam_files cam_cli_files(const char *tag, const char *cfg, int w, i
     tu_write_text(f.cfg, cfg);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg(f.cfg);
+    network *net = dk_parse(f.cfg, 0);
     tu_randomize(net, seed);
-    save_weights(net, f.weights);
+    dk_save_weights(net, f.weights);
     fclose(stderr);
     stderr = saved;
-    free_network(net);
+    dk_free(net);
     text[0] = 0;
     for (int k = 0; k < classes; k++) snprintf(text + strlen(text), sizeof text - strlen(text), "class%d\n", k);
     tu_write_text(names, text);
@@ -121,7 +121,7 @@ static inline network *cam_cli_net(const cam_files *f)
 {
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg((char *)f->cfg);
+    network *net = dk_parse((char *)f->cfg, 0);
     load_weights(net, (char *)f->weights);
     fclose(stderr);
     stderr = saved;

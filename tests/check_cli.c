@@ -32,12 +32,12 @@ static void write_weights(const char *cfg_path, const char *w_path, uint64_t see
 {
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg((char *)cfg_path);
+    network *net = dk_parse((char *)cfg_path, 0);
     tu_randomize(net, seed);
-    save_weights(net, (char *)w_path);
+    dk_save_weights(net, (char *)w_path);
     fclose(stderr);
     stderr = saved;
-    free_network(net);
+    dk_free(net);
 }
 
 static void setup(void)
@@ -122,7 +122,7 @@ START_TEST(map_writes_pictures_and_the_true_gradient)
         // the same image, network and class in-process: the raw file is +dS/dx
         FILE *saved = stderr;
         stderr = fopen("/dev/null", "w");
-        network *net = load_network(P_CFG, P_W, 0);
+        network *net = sal_load_network(P_CFG, P_W, 0);
         fclose(stderr);
         stderr = saved;
         set_batch_network(net, 1);
@@ -145,7 +145,7 @@ START_TEST(map_writes_pictures_and_the_true_gradient)
         ck_assert(gn > 0);
         free(g); free(gf); free_image(im);
         eng_free(e);
-        free_network(net);
+        dk_free(net);
     }
 }
 END_TEST

@@ -126,7 +126,7 @@ static stats second_order_check(const char *name, const char *cfg, eng_form form
     net->truth = 0;
     net->train = 1;
     srand(11);   // the same dropout draws in every run of the case
-    forward_network(net);
+    dk_forward(net);
     zero_updates(P, np);
     uint64_t r_rng = rng, step_rng = rng;   // spectreg's draw: the same r at every evaluation
     eng_reg_report rep;
@@ -154,7 +154,7 @@ static stats second_order_check(const char *name, const char *cfg, eng_form form
     tu_unfreeze(net, fz);
     free(truth);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     return st;
 }
 
@@ -172,6 +172,7 @@ START_TEST(each_layer_type_second_order)
     int idx = _i / 3;
     eng_form form = (eng_form)(_i % 3);
     const char *reg = regs[(idx + _i) % 3];
+    if (tu_fork_skip(NETS[idx])) return;   // not on this fork, and why (testutil.h)
     stats st = second_order_check(NETS[idx], tu_testnet(NETS[idx]), form, reg, 1 + idx, getenv("DBP_N") ? atoi(getenv("DBP_N")) : 16);
     expect_ok(st, NETS[idx], form, reg, 16);
 }
@@ -208,7 +209,7 @@ static float *reg_gradient(const char *cfg, eng_form form, const char *regname, 
     int np = params_of(net, eng_top(e), P);
     net->train = 1;
     srand(11);   // the same dropout draws in every run of the case
-    forward_network(net);
+    dk_forward(net);
     // what darknet's backward will read must survive the engine's work
     const layer *sm = &net->layers[eng_top(e)];
     float *smdelta = malloc(B * K * sizeof(float)), *out0 = malloc(net->layers[0].outputs * B * sizeof(float));
@@ -229,7 +230,7 @@ static float *reg_gradient(const char *cfg, eng_form form, const char *regname, 
     *len = total;
     free(truth); free(smdelta); free(out0);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     return gout;
 }
 
@@ -249,7 +250,7 @@ static int kinks_crossed(const char *cfg, eng_form form, const char *regname, fl
     memcpy(net->truth, truth, B * K * sizeof(float));
     net->train = 1;
     srand(11);   // the same dropout draws in every run of the case
-    forward_network(net);
+    dk_forward(net);
     eng_reg_cfg c = { reg_lookup(regname, NULL, 0), form, 0, ENG_EXACT, step };
     ck_assert(eng_reg_step(e, &c, truth, &rng, NULL, err, sizeof err) == 0);
     float *u = calloc(n, sizeof(float)), *x0 = malloc(n * sizeof(float));
@@ -287,7 +288,7 @@ static int kinks_crossed(const char *cfg, eng_form form, const char *regname, fl
     for (int k = 0; k < top; k++) free(sign[k]);
     free(sign); free(u); free(x0); free(truth);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     return changed;
 }
 
@@ -336,7 +337,7 @@ START_TEST(finite_method_runs_on_layers_without_exact_rules)
     char err[512];
     ck_assert(eng_init(net, err, sizeof err) == NULL);
     ck_assert_msg(strstr(err, "method=finite"), "the refusal should suggest method=finite: %s", err);
-    free_network(net);
+    dk_free(net);
     int n;
     float *g = reg_gradient(cfg, ENG_ONEHOT, "l2", ENG_FINITE, 1e-3f, 3, &n, 0);
     double s = 0;
@@ -387,6 +388,7 @@ END_TEST
 // a crop as the first layer: the finite methods of an exact engine (heatmap by the rules, the
 // parameter gradient through darknet's backward, which needs nothing below the crop) hold its
 // draw in their frozen forwards and agree with the exact method
+#ifndef DK_FORK_AB   // AlexeyAB's [crop] keeps no record of its window: the engine refuses it there (dk_alexeyab.c)
 START_TEST(crop_exact_and_finite_agree)
 {
     int compared = 0;
@@ -396,9 +398,11 @@ START_TEST(crop_exact_and_finite_agree)
     ck_assert_msg(compared >= 2, "only %d of 3 cases free of kinks within the step", compared);
 }
 END_TEST
+#endif
 
 // a crop above a layer with parameters: darknet's backward (empty for a crop) would give that layer
 // no gradient, so the finite methods refuse, naming both; the exact method trains it
+#ifndef DK_FORK_AB   // AlexeyAB's [crop] keeps no record of its window: the engine refuses it there (dk_alexeyab.c)
 START_TEST(finite_method_cut_off_by_a_crop_is_refused)
 {
     tu_case t = tu_case_new(NET("[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=leaky\n[crop]\ncrop_height=4\ncrop_width=4\nflip=1\n"
@@ -416,6 +420,7 @@ START_TEST(finite_method_cut_off_by_a_crop_is_refused)
     tu_case_free(&t);
 }
 END_TEST
+#endif
 
 // A relu that is off for every unit of the batch (its biases far below zero): the heatmap is zero
 // for every image, and the step is an error (-2) naming that layer, by the engine's rules and by
@@ -446,7 +451,7 @@ START_TEST(zero_heatmap_names_the_layer_where_the_gradient_stopped)
             float *truth = calloc(B * K, sizeof(float));
             for (int b = 0; b < B; b++) truth[b * K + b % K] = 1;
             net->train = 1;
-            forward_network(net);
+            dk_forward(net);
             eng_reg_cfg c = { reg_lookup("l2", NULL, 0), ENG_ONEHOT, 1, (eng_method)m, 0.01f };
             int rc = eng_reg_step(e, &c, truth, &rng, NULL, err, sizeof err);
             ck_assert_msg(rc == -2, "%s engine, method %s: rc %d (%s)", exact ? "exact" : "darknet-backward", eng_method_name(c.method), rc, err);
@@ -454,7 +459,7 @@ START_TEST(zero_heatmap_names_the_layer_where_the_gradient_stopped)
                           "%s engine, method %s: %s", exact ? "exact" : "darknet-backward", eng_method_name(c.method), err);
             free(truth);
             eng_free(e);
-            free_network(net);
+            dk_free(net);
         }
     // a saturated softmax on the label: p = t exactly, the `loss` seed p - t is zero
     network *net = tu_net(cfg);
@@ -468,14 +473,14 @@ START_TEST(zero_heatmap_names_the_layer_where_the_gradient_stopped)
     float *truth = calloc(B * K, sizeof(float));
     for (int b = 0; b < B; b++) truth[b * K] = 1;
     net->train = 1;
-    forward_network(net);
+    dk_forward(net);
     eng_reg_cfg c = { reg_lookup("l2", NULL, 0), ENG_LOSS, 1, ENG_EXACT, 0.01f };
     eng_reg_report rep;
     ck_assert_msg(eng_reg_step(e, &c, truth, &rng, &rep, err, sizeof err) == 0, "%s", err);
     ck_assert(rep.g_abs_mean == 0 && rep.r_mean == 0);
     free(truth);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -643,8 +648,12 @@ Suite *make_dbp_suite(void)
     tcase_add_test(tc, finite_method_runs_on_layers_without_exact_rules);
     tcase_add_test(tc, nan_input_is_an_error);
     tcase_add_test(tc, spectreg_draws_afresh_every_step);
+#ifndef DK_FORK_AB
     tcase_add_test(tc, crop_exact_and_finite_agree);
+#endif
+#ifndef DK_FORK_AB
     tcase_add_test(tc, finite_method_cut_off_by_a_crop_is_refused);
+#endif
     tcase_add_test(tc, zero_heatmap_names_the_layer_where_the_gradient_stopped);
     tcase_add_loop_test(tc, noise_second_order, 0, 16);
     tcase_add_test(tc, noise_zero_is_the_plain_step_and_finite_refuses_input_noise);

@@ -56,14 +56,14 @@ static void setup(void)
             sample(net->input + b * net->inputs, k, &rng);
             net->truth[b * CLASSES + k] = 1;
         }
-        train_network_datum(net);
+        dk_train_datum(net);
     }
     FILE *saved = stderr;   // "Saving weights to ..."
     stderr = fopen("/dev/null", "w");
-    save_weights(net, P_W);
+    dk_save_weights(net, P_W);
     fclose(stderr);
     stderr = saved;
-    free_network(net);
+    dk_free(net);
     char names[512], data[1024];
     tu_path(names, sizeof names, "fool.names");
     tu_write_text(names, "first\nsecond\nthird\n");
@@ -82,7 +82,7 @@ static network *trained(void)
 {
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = load_network(P_CFG, P_W, 0);
+    network *net = sal_load_network(P_CFG, P_W, 0);
     fclose(stderr);
     stderr = saved;
     set_batch_network(net, 1);
@@ -146,7 +146,7 @@ START_TEST(fool_reaches_the_target)
     free(xf); free(d);
     free_image(im);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -199,7 +199,7 @@ START_TEST(verb_writes_the_fooling_image)
     free(xr); free(xf);
     free_image(im);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 

@@ -1,4 +1,4 @@
-// check_gemm.c: darknet's gemm (OpenBLAS with BLAS=1, patch 0011) and darknet's own loops
+// check_gemm.c: darknet's gemm (OpenBLAS with BLAS=1: pjreddie's patch 0011, AlexeyAB's 0017) and the fork's own gemm
 // (gemm_naive) against a double-precision triple-loop oracle written here, on random shapes:
 // all four TA/TB variants, beta 0 and 1, odd sizes, leading dimensions larger than the matrix.
 // With BLAS=0 gemm_cpu is gemm_naive, and the same checks hold.
@@ -13,6 +13,7 @@
 #include <omp.h>
 #endif
 #include "gemm.h"
+
 
 // ----------------------------------------------------------------------------------------------
 // deterministic random numbers in [-1, 1) (darknet's own code calls rand(); stay out of its way)

@@ -72,7 +72,7 @@ static void check_closed_form(const char *cfg, const char *name, int head)
     ck_assert_msg(clipped > 20 && positive > 20, "%s: %d sums clipped, %d positive", name, clipped, positive);
     free(x); free(map); free(want);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 
 START_TEST(gradcam_equals_closed_form_connected_head)
@@ -125,7 +125,7 @@ START_TEST(gradcam_default_layer_and_refusals)
     }
     free(x); free(a); free(b);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -143,7 +143,7 @@ START_TEST(gradcam_needs_a_spatial_layer)
     ck_assert_int_eq(mth_gradcam(e, x, 0, &o, map, &info, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "no layer below the top [softmax] (layer 2) has a spatial output"), "%s", err);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -181,7 +181,7 @@ START_TEST(gradcam_through_the_binary)
         free(map); free(raw);
         free_image(im);
         eng_free(e);
-        free_network(net);
+        dk_free(net);
     }
     cam_expect_error(&f, "-method gradcam -layer 999", (const char *[]){"-layer 999", "out of range", "0..3", NULL});
     cam_expect_error(&f, "-method gradcam -layer 3", (const char *[]){"-layer 3 (avgpool)", "1x1", "the default is layer 2", NULL});

@@ -80,6 +80,7 @@ END_TEST
 
 // a [crop] (its rule: the centre window in inference mode, colours 2x - 1) below batch norm,
 // leaky, maxpool and ramp (strided.cfg's activation, held like leaky): every layer passes
+#ifndef DK_FORK_AB   // AlexeyAB's [crop] keeps no record of its window: the engine refuses it there (dk_alexeyab.c)
 START_TEST(crop_and_ramp_cfg_passes)
 {
     static const char *forms[] = {"onehot", "loss", "spectreg"};
@@ -100,6 +101,7 @@ START_TEST(crop_and_ramp_cfg_passes)
     ck_assert_msg(n == 9 && c && !strcmp(c->type, "crop") && c->checked > 0, "%d lines: %s", n, TAIL(out));
 }
 END_TEST
+#endif
 
 START_TEST(resnet18_passes)
 {
@@ -224,10 +226,10 @@ START_TEST(weights_and_image_files)
     tu_randomize(net, 5);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");   // darknet's "Saving weights" line
-    save_weights(net, weights);
+    dk_save_weights(net, weights);
     fclose(stderr);
     stderr = saved;
-    free_network(net);
+    dk_free(net);
     image im = make_image(20, 15, 3);   // another size than the net: the loader resizes
     gc_smooth_image(im.data, 3, 15, 20, 9);
     save_image_options(im, prefix, PNG, 0);
@@ -325,7 +327,9 @@ Suite *make_gradcheck_suite(void)
     tcase_add_test(tc, central_difference_estimates_and_finds_kinks);
     tcase_add_loop_test(tc, fashion_small_passes_every_layer, 0, 3);
     tcase_add_test(tc, resnet18_passes);
+#ifndef DK_FORK_AB
     tcase_add_loop_test(tc, crop_and_ramp_cfg_passes, 0, 3);
+#endif
     tcase_add_test(tc, broken_transpose_fails_at_its_layer);
     tcase_add_test(tc, broken_weight_gradient_fails_in_param_grad);
     tcase_add_loop_test(tc, layer_without_exact_rule_checks_darknets_backward, 0, 3);

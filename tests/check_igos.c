@@ -27,7 +27,7 @@ static network *parsed(const char *cfg, int batch)
     tu_write_text(path, cfg);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg_custom(path, batch);
+    network *net = dk_parse(path, batch);
     fclose(stderr);
     stderr = saved;
     return net;
@@ -174,7 +174,7 @@ static void smooth_free(smooth_net *s)
 {
     free(s->x); free(s->b);
     eng_free(s->e);
-    free_network(s->net);
+    dk_free(s->net);
 }
 
 static const tu_fd_opts FD = {.h = 1e-2, .levels = 3, .curvature = 0, .afloor = 2e-6, .atol = 2e-3, .rtol = 1e-2, .agree = 2e-2};
@@ -403,7 +403,7 @@ START_TEST(finds_the_region_the_network_reads)
     }
     free(x); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -451,7 +451,7 @@ START_TEST(line_search_steps_lower_the_objective)
         }
     free(x); free(b);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     smooth_free(&s);
 }
 END_TEST
@@ -489,7 +489,7 @@ START_TEST(lambda1_schedule)
     igos_free(g);
     free(x); free(b);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -527,7 +527,7 @@ START_TEST(batched_equals_batch_1)
     }
     free(x); free(m8); free(m1);
     eng_free(e8); eng_free(e1);
-    free_network(n8); free_network(n1);
+    dk_free(n8); dk_free(n1);
 }
 END_TEST
 
@@ -587,10 +587,10 @@ START_TEST(map_verb_runs_and_refuses_bad_values)
     tu_randomize(net, 2);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    save_weights(net, wp);
+    dk_save_weights(net, wp);
     fclose(stderr);
     stderr = saved;
-    free_network(net);
+    dk_free(net);
     tu_write_text(namesp, "a\nb\nc\nd\n");
     char data[1024];
     snprintf(data, sizeof data, "classes=4\nnames=%s\n", namesp);

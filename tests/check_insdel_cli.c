@@ -72,7 +72,7 @@ static void setup(void)
     tu_write_text(P_CONV, CONV_CFG);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg(P_CFG);
+    network *net = dk_parse(P_CFG, 0);
     layer *l = &net->layers[0];
     memset(l->weights, 0, sizeof(float) * l->inputs * l->outputs);
     for (int k = 0; k < C; k++)
@@ -80,12 +80,12 @@ static void setup(void)
             if (in_patch(i)) l->weights[0 * l->inputs + k * HW + i] = 1;
     l->biases[0] = 0;
     l->biases[1] = (float)BIAS;
-    save_weights(net, P_W);
-    free_network(net);
-    net = parse_network_cfg(P_CONV);
+    dk_save_weights(net, P_W);
+    dk_free(net);
+    net = dk_parse(P_CONV, 0);
     tu_randomize(net, 21);
-    save_weights(net, P_CONVW);
-    free_network(net);
+    dk_save_weights(net, P_CONVW);
+    dk_free(net);
     fclose(stderr);
     stderr = saved;
     char names[512], text[4096];

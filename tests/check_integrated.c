@@ -40,7 +40,7 @@ static network *net_at(const char *cfg, int batch, uint64_t seed)
     tu_write_text(path, cfg);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg_custom(path, batch);
+    network *net = dk_parse(path, batch);
     fclose(stderr);
     stderr = saved;
     tu_randomize(net, seed);
@@ -190,7 +190,7 @@ START_TEST(linear_net_gives_gradient_times_input)
     (void)o;
     free(x); free(g); free(map); free(x0);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -226,7 +226,7 @@ START_TEST(gap_shrinks_as_k_grows)
     }
     free(x);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -260,7 +260,7 @@ START_TEST(gausslegendre_is_far_better_on_a_smooth_net)
     ck_assert_msg(g[4][1] < 1e-6 * fabs(dz) + 1e-6, "gausslegendre at K = 8: gap %g of %g", g[4][1], dz);
     free(x);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -300,7 +300,7 @@ START_TEST(batched_equals_one_point_at_a_time)
     ck_assert_int_eq(n7->batch, 7);
     free(x); free(m1); free(m7);
     eng_free(e1); eng_free(e7);
-    free_network(n1); free_network(n7);
+    dk_free(n1); dk_free(n7);
 }
 END_TEST
 
@@ -329,7 +329,7 @@ START_TEST(bad_options_name_the_value)
     ck_assert_int_eq(info.evaluations, 0);
     free(x); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -350,10 +350,10 @@ static void cli_setup(void)
     network *net = net_at(CFG_RELU, 0, 19);
     FILE *saved = stderr;   // "Saving weights to ..."
     stderr = fopen("/dev/null", "w");
-    save_weights(net, P_W);
+    dk_save_weights(net, P_W);
     fclose(stderr);
     stderr = saved;
-    free_network(net);
+    dk_free(net);
     char names[512], data[1024];
     tu_path(names, sizeof names, "igcli.names");
     tu_write_text(names, "a\nb\nc\n");
@@ -398,7 +398,7 @@ START_TEST(map_verb_writes_the_core_map)
         fclose(f);
         FILE *saved = stderr;
         stderr = fopen("/dev/null", "w");
-        network *net = load_network(P_CFG, P_W, 0);
+        network *net = sal_load_network(P_CFG, P_W, 0);
         fclose(stderr);
         stderr = saved;
         eng *e = engine(net);
@@ -412,7 +412,7 @@ START_TEST(map_verb_writes_the_core_map)
         free(fm); free(map);
         free_image(im);
         eng_free(e);
-        free_network(net);
+        dk_free(net);
     }
 }
 END_TEST

@@ -21,7 +21,7 @@ static network *parsed(int batch, uint64_t seed)
     tu_write_text(path, CFG);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg_custom(path, batch);
+    network *net = dk_parse(path, batch);
     fclose(stderr);
     stderr = saved;
     tu_randomize(net, seed);
@@ -69,7 +69,7 @@ START_TEST(batches_give_what_one_image_at_a_time_gives)
     }
     free(x); free(g8); free(g3); free(g1); free(p8); free(p3);
     eng_free(e8); eng_free(e3); eng_free(e2);
-    free_network(n8); free_network(n3); free_network(n2);
+    dk_free(n8); dk_free(n3); dk_free(n2);
 }
 END_TEST
 
@@ -98,7 +98,7 @@ START_TEST(vanilla_and_gradxinput)
     ck_assert_msg(strstr(err, "vanilla") && strstr(err, "gradxinput"), "%s", err);
     free(x); free(g); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 

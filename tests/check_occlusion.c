@@ -104,7 +104,7 @@ START_TEST(occlusion_equals_brute_force_at_every_batch)
         }
     free(x); free(want); free(map);
     for (int b = 0; b < 3; b++) eng_free(es[b]);
-    free_network(n1); free_network(n4); free_network(n32);
+    dk_free(n1); dk_free(n4); dk_free(n32);
 }
 END_TEST
 
@@ -136,7 +136,7 @@ START_TEST(occlusion_defaults_follow_the_input_size)
         ck_assert_int_eq(info.evaluations, cases[t].evaluations);
         free(x); free(map);
         eng_free(e);
-        free_network(net);
+        dk_free(net);
     }
 }
 END_TEST
@@ -168,7 +168,7 @@ START_TEST(occlusion_refuses_bad_values)
     }
     free(x); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -196,7 +196,7 @@ START_TEST(occlusion_through_the_binary)
     free(want); free(raw);
     free_image(im);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     cam_expect_error(&f, "-method occlusion -fill foo", (const char *[]){"-fill foo", "black, blur, mean", NULL});
     cam_expect_error(&f, "-method occlusion -window 11", (const char *[]){"-window 11", "1..10", NULL});
     cam_expect_error(&f, "-method occlusion -stride 0", (const char *[]){"-stride 0", NULL});

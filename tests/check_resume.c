@@ -30,6 +30,11 @@
 #define MAXB 120               // far beyond the kills: a run is never finished when it is killed
 #define BASE "tiny"            // darknet names checkpoints after the cfg file: tiny.cfg
 
+// pjreddie only: kills inside its per-epoch checkpoint writes (patch 0015); AlexeyAB's
+// train_classifier saves every 100 iterations (and opens a chart window without -dont_show), so
+// this suite is empty there; AB's atomic save (its 0018) is checked by check_train.c's
+// failed_save_keeps_the_old_weights on both forks
+#ifndef DK_FORK_AB
 static const char *CFG =
     "[net]\nbatch=4\nsubdivisions=1\nwidth=12\nheight=12\nchannels=3\n"
     "learning_rate=0.01\nmomentum=0.9\ndecay=0.0005\npolicy=constant\nmax_batches=120\n"
@@ -93,7 +98,7 @@ static void ws_init(ws *w, const char *name)
     snprintf(w->cfg, sizeof w->cfg, "%s/" BASE ".cfg", w->dir);
     tu_write_text(w->cfg, CFG);
     FILE *saved = quiet_begin();
-    w->net = parse_network_cfg(w->cfg);
+    w->net = dk_parse(w->cfg, 0);
     quiet_end(saved);
     w->want = sal_weights_bytes(w->net);
     ck_assert_msg(w->want > 4096, "the weights file should be larger than stdio's 4096-byte buffer: %ld", w->want);
@@ -404,7 +409,7 @@ START_TEST(random_kills_resume_from_the_newest_checkpoint)
     check_weights_file(&w, final, (long)MAXB * BATCH);
     // every epoch after the resume point was saved again through its .tmp: nothing stray is left
     ck_assert_msg(ntmp == 0, "%d .tmp files left after a complete run", ntmp);
-    free_network(w.net);
+    dk_free(w.net);
 }
 END_TEST
 
@@ -488,7 +493,7 @@ START_TEST(kills_during_a_checkpoint_write_keep_the_old_one)
     ck_assert_int_eq(ntmp, 1);
     free(before);
     free(after);
-    free_network(w.net);
+    dk_free(w.net);
 }
 END_TEST
 
@@ -529,15 +534,20 @@ START_TEST(resume_from_the_backup_file_with_the_section)
     free_network(w.net);
 }
 END_TEST
+#endif
 
 Suite *make_resume_suite(void)
 {
     Suite *s = suite_create("resume");
     TCase *tc = tcase_create("kill_and_resume");
     tcase_set_timeout(tc, 120);
+#ifndef DK_FORK_AB
     tcase_add_test(tc, random_kills_resume_from_the_newest_checkpoint);
+#endif
+#ifndef DK_FORK_AB
     tcase_add_test(tc, kills_during_a_checkpoint_write_keep_the_old_one);
     tcase_add_test(tc, resume_from_the_backup_file_with_the_section);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

@@ -81,7 +81,7 @@ START_TEST(rise_equals_brute_force_at_every_batch)
     }
     free(x); free(want); free(map);
     eng_free(e1); eng_free(e5); eng_free(e8);
-    free_network(n1); free_network(n5); free_network(n8);
+    dk_free(n1); dk_free(n5); dk_free(n8);
 }
 END_TEST
 
@@ -118,7 +118,7 @@ START_TEST(rise_of_a_constant_score_is_flat)
     ck_assert_msg(worst < 0.05, "a pixel %g from 0.25", worst);
     free(x); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -166,7 +166,7 @@ START_TEST(rise_refuses_bad_values)
     }
     free(x); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -193,7 +193,7 @@ START_TEST(rise_through_the_binary)
     free(want); free(raw);
     free_image(im);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     cam_expect_error(&f, "-method rise -masks 0", (const char *[]){"-masks 0", "1 ... 10000000", NULL});
     cam_expect_error(&f, "-method rise -cells 11", (const char *[]){"-cells 11", "allowed: 1..10", "10 wide, 12 high", NULL});
     cam_expect_error(&f, "-method rise -p1 0", (const char *[]){"-p1 0", NULL});

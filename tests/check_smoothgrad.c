@@ -26,7 +26,7 @@ static network *net_at(const char *cfg, int batch, uint64_t seed)
     tu_write_text(path, cfg);
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg_custom(path, batch);
+    network *net = dk_parse(path, batch);
     fclose(stderr);
     stderr = saved;
     tu_randomize(net, seed);
@@ -89,7 +89,7 @@ START_TEST(sigma_zero_gives_the_wrapped_method)
     }
     free(x); free(want); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -115,7 +115,7 @@ START_TEST(the_seed_fixes_the_map)
     }
     free(x); free(a); free(b);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -159,7 +159,7 @@ START_TEST(variants_on_a_linear_net)
         ck_assert_msg(fabs(map[i] - g[i] * x[i]) <= 4 * fabs(g[i]) * sd / sqrt(N) + 1e-6, "mean [%d] %g, g x %g", i, map[i], g[i] * x[i]);
     free(x); free(g); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -193,7 +193,7 @@ START_TEST(vargrad_is_the_variance)
     }
     free(x); free(m); free(sq); free(v);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -224,7 +224,7 @@ START_TEST(batched_equals_one_image_a_call)
     }
     free(x); free(a); free(b);
     eng_free(e1); eng_free(e5);
-    free_network(n1); free_network(n5);
+    dk_free(n1); dk_free(n5);
 }
 END_TEST
 
@@ -251,7 +251,7 @@ START_TEST(bad_values_name_them)
     ck_assert_int_eq(info.evaluations, 0);
     free(x); free(map);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 #include "darknet.h"
+#include "dk.h"              // the fork adapter: dk_parse, dk_forward, dk_free... (one test source for both forks)
+#include "saliency_util.h"
 
 // A small ResNet below a [net] section: conv+BN+leaky stem, maxpool, a basic block, a bottleneck
 // block (1x1, 3x3, 1x1: the skip gradient of patch 0004), global avgpool, 1x1 conv head, softmax.
@@ -99,6 +101,10 @@ tu_fd_stats tu_fd_check(const char *op, tu_fn f, void *ctx, float *t, int n, con
 // on top; e.g. "conv", "conv_bn", "maxpool", "shortcut_alpha_beta", "dropout"): the cfg text of
 // the one called name (an unknown name aborts).
 const char *tu_testnet(const char *name);
+// Why the test net `name` does not run on the fork being built (a static string), or NULL when it
+// does: AlexeyAB's [crop] keeps no record of its window (the engine refuses it there) and its
+// parser asserts that a shortcut's from-layer has the shortcut's size.
+const char *tu_fork_skip(const char *name);
 // the table's input and top, around a body of layers
 #define TU_NET(body) "[net]\nbatch=3\nwidth=6\nheight=6\nchannels=2\n" body "[softmax]\n"
 

@@ -125,5 +125,5 @@ void saliency_eval(int argc, char **argv)
     sal_free_strings(paths, npaths);
     sal_free_strings(labels, nlab);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }

@@ -84,5 +84,5 @@ void saliency_fool(int argc, char **argv)
     free(p0);
     sal_free_strings(names, nnames);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }

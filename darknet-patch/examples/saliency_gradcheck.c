@@ -136,6 +136,6 @@ void saliency_gradcheck(int argc, char **argv)
     int failed = rep.failed;
     gc_report_free(&rep);
     free(x);
-    free_network(net);
+    dk_free(net);
     exit(failed ? 1 : 0);
 }

@@ -407,7 +407,7 @@ static void insdel_main(int argc, char **argv, int det)
     if(!one){ for(i = 0; i < npaths; ++i) free(paths[i]); free(paths); free(lines); }
     sal_free_strings(names, nnames);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 
 void saliency_insdel(int argc, char **argv) { insdel_main(argc, argv, 0); }

@@ -109,5 +109,5 @@ void saliency_map(int argc, char **argv)
     free_image(im);
     sal_free_strings(names, nnames);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }

@@ -18,10 +18,12 @@
 #include "engine.h"
 #include "numparse.h"
 #include "reg.h"
+#include "dk.h"
 
 typedef struct {
     sal_section sec;
-    network *net;
+    network *net;        /* the network the engine reads: darknet's own, or view (dk.h's sal_layer_view) */
+    network view;
     eng *eng;
     uint64_t rng;
     char file[512];
@@ -157,8 +159,7 @@ layer parse_saliency(list *options, int batch, int inputs, network *net, int ind
     l.outputs = inputs;
     l.output = calloc(inputs*batch, sizeof(float));
     l.delta = calloc(inputs*batch, sizeof(float));
-    l.forward = forward_saliency_layer;
-    l.backward = backward_saliency_layer;
+    dk_saliency_callbacks(&l);   /* forward/backward_saliency_layer in the fork's signature */
     l.saliency = c;
     return l;
 }
@@ -168,7 +169,7 @@ static void diverged(const saliency_state *c, network net, const char *what)
 {
     size_t per = (size_t)net.batch*net.subdivisions, seen = 0;
     size_t batch = (*net.seen + per - 1)/per;
-    const char *last = last_saved_weights(&seen);
+    const char *last = dk_last_saved_weights(&seen);
     char ck[4200];
     if(last) snprintf(ck, sizeof(ck), "the last checkpoint written: %s (batch %zu)", last, seen/per);
     else snprintf(ck, sizeof(ck), "no checkpoint was written by this run");
@@ -240,6 +241,14 @@ void forward_saliency_layer(const layer l, network net)
 void backward_saliency_layer(const layer l, network net)
 {
     if(net.delta) axpy_cpu(l.outputs*l.batch, 1, l.delta, 1, net.delta, 1);
+}
+
+void sal_layer_view(const layer *l, network net)
+{
+    saliency_state *c = l->type == SALIENCY ? (saliency_state *)l->saliency : NULL;
+    if(!c) return;
+    c->view = net;
+    c->net = &c->view;
 }
 
 const eng *sal_layer_engine(const layer *l)

@@ -25,6 +25,9 @@ int sal_section_read(list *options, sal_section *out, char *err, size_t errlen);
 layer parse_saliency(list *options, int batch, int inputs, network *net, int index, char *filename);
 void forward_saliency_layer(const layer l, network net);
 void backward_saliency_layer(const layer l, network net);
+/* For a fork whose layers get a copy of the network (AlexeyAB's network_state.net): the network
+   the layer's engine reads from now on, its input, truth and train those of this forward. */
+void sal_layer_view(const layer *l, network net);
 /* A [saliency] layer's engine (NULL before its first training step) and its last step's report:
    the number of steps so far, or -1 before the first (for tests and tools). */
 const eng *sal_layer_engine(const layer *l);

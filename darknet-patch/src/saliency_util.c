@@ -80,6 +80,9 @@ long sal_weights_bytes(network *net)
         } else if(l.type == CRNN || l.type == RNN || l.type == LSTM || l.type == GRU || l.type == LOCAL){
             return -1;
         }
+        long extra = dk_weights_extra_floats(&l);   /* what the fork's loader reads besides (AB's shortcut weights) */
+        if(extra < 0) return -1;
+        n += sizeof(float)*extra;
     }
     return n;
 }
@@ -130,13 +133,13 @@ int sal_default_batch(char *cfg)
     sal_need_file(cfg, "cfg");
     FILE *saved = stderr;   /* darknet prints the layer table of every parse */
     stderr = fopen("/dev/null", "w");
-    network *net = parse_network_cfg_custom(cfg, 1);
+    network *net = dk_parse(cfg, 1);
     fclose(stderr);
     stderr = saved;
     double per = 0;
     int i;
     for(i = 0; i < net->n; ++i) per += 8.0*sizeof(float)*net->layers[i].outputs;
-    free_network(net);
+    dk_free(net);
     double b = (1u << 30)/(per > 0 ? per : 1);
     return b < 1 ? 1 : b > 64 ? 64 : (int)b;
 }
@@ -145,7 +148,7 @@ network *sal_load_network_batch(char *cfg, char *weights, int clear, int batch)
 {
     char err[9000];
     sal_need_file(cfg, "cfg");
-    network *net = parse_network_cfg_custom(cfg, batch);
+    network *net = dk_parse(cfg, batch);
     if(weights && weights[0]){
         if(sal_check_weights(net, cfg, weights, err, sizeof(err))) sal_die("%s", err);
         load_weights(net, weights);
@@ -177,13 +180,13 @@ int sal_read_image(const char *path, int w, int h, int c, image *out, char *err,
         return -1;
     }
     fclose(f);
-    /* a quick refusal with a clear message; load_image_checked (patch 0031) says whether OpenCV
+    /* a quick refusal with a clear message; dk_load_image says whether OpenCV
        decoded the rest (darknet's load_image returns a blank 10x10 image for what it cannot) */
     if(!sal_is_image_file(path)){
         snprintf(err, errlen, "image '%s' is not a PNG, JPEG, BMP, PNM, GIF or TIFF file", path);
         return -1;
     }
-    image im = load_image_checked((char *)path, w, h, c);
+    image im = dk_load_image((char *)path, w, h, c);
     if(!im.data || im.w <= 0 || im.h <= 0){
         free_image(im);
         snprintf(err, errlen, "image '%s' could not be decoded", path);
@@ -464,7 +467,7 @@ static image **letters(void)
             alphabet[j] = calloc(128, sizeof(image));
             for(i = 32; i < 127; ++i){
                 snprintf(path, sizeof(path), "%s/%d_%d.png", dirs[d], i, j);
-                alphabet[j][i] = load_image_checked(path, 0, 0, 3);
+                alphabet[j][i] = dk_load_image(path, 0, 0, 3);
                 if(!alphabet[j][i].data) alphabet[j][i] = make_image(1, 1, 3);
             }
         }
@@ -537,7 +540,7 @@ det_detection *sal_detect(network *net, const float *x, float thresh, float nms,
     set_batch_network(net, 1);
     net->train = 0;
     memcpy(net->input, x, net->inputs*sizeof(float));
-    forward_network(net);
+    dk_forward(net);
     det_detection *d;
     *n = det_decode(net, 0, thresh, nms, &d);
     set_batch_network(net, b0);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "darknet.h"
+#include "dk.h"
 #include "engine.h"
 #include "methods.h"
 #include "detect.h"

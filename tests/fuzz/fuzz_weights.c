@@ -53,7 +53,7 @@ static void load_nets(void)
         char name[32];
         snprintf(name, sizeof(name), "net%d.cfg", i);
         snprintf(cfg_paths[i], sizeof(cfg_paths[i]), "%s", fz_file(name, CFGS[i], strlen(CFGS[i])));
-        nets[i] = parse_network_cfg(cfg_paths[i]);
+        nets[i] = dk_parse(cfg_paths[i], 0);
     }
     fclose(stderr);
     stderr = saved;
