@@ -377,6 +377,7 @@ static void lin_t_upsample(eng *e, int k, const float *t, float **stream, float 
     else up_gather(t, l->w, l->h, l->c, l->batch, l->stride, l->scale, dx);
 }
 
+#ifndef DK_FORK_AB
 // [yolo]: the output is the input with the logistic applied to x, y, the objectness and the class
 // scores of each anchor (w and h pass unchanged): a diagonal map, o(1 - o) or 1, from the output o.
 // Per image the layout is (n anchors, 4 + 1 + classes entries, h, w) (darknet's entry_index).
@@ -406,6 +407,7 @@ static void lin_t_yolo(eng *e, int k, const float *t, float **stream, float *inp
     float *dx = eng_buf(stream, input, k - 1);
     if (dx) yolo_diag(&e->net->layers[k], t, dx, 1);
 }
+#endif
 
 // ----------------------------------------------------------------------------------------------
 // the table: one entry per layer type (lin = NULL: no exact rule, method=finite only)
