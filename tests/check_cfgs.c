@@ -97,7 +97,7 @@ static void one_step(network *net, const char *what)
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");   // the section's progress line
     srand(3);
-    train_network_datum(net);
+    dk_train_datum(net);
     fclose(stderr);
     stderr = saved;
     eng_reg_report rep;
@@ -144,7 +144,7 @@ START_TEST(resnet_cfg_is_darknets_layout)
     long wa = sal_weights_bytes(a), wb = sal_weights_bytes(b);
     ck_assert_msg(wa > 0 && wa == wb, "%s: a weights file of %ld bytes, darknet's cfg takes %ld", path, wa, wb);
     // the reference's finetuning settings (the whole [net], batch 64 in 8 subdivisions)
-    free_network(a);
+    dk_free(a);
     a = quiet_net(ours);
     ck_assert_int_eq(a->batch * a->subdivisions, 64);
     ck_assert_int_eq(a->policy, CONSTANT);
@@ -152,8 +152,8 @@ START_TEST(resnet_cfg_is_darknets_layout)
     ck_assert_double_eq_tol(a->learning_rate, 2e-4, 1e-9);
     ck_assert_double_eq_tol(a->momentum, 0.9, 1e-6);
     ck_assert_double_eq_tol(a->decay, 1e-4, 1e-9);
-    free_network(a);
-    free_network(b);
+    dk_free(a);
+    dk_free(b);
     free(t1); free(t2); free(ours); free(theirs);
 }
 END_TEST
@@ -173,7 +173,7 @@ START_TEST(resnet_cfg_one_regularized_step)
     eng_free(e);
     snprintf(what, sizeof what, "%s at 64x64, batch 2", path);
     one_step(net, what);
-    free_network(net);
+    dk_free(net);
     free(text); free(small);
 }
 END_TEST
@@ -188,9 +188,9 @@ START_TEST(fashion_resnet_every_regularizer)
     network *net = quiet_net(plain);
     ck_assert_int_eq(net->w, 28);
     fill_batch(net);
-    train_network_datum(net);
+    dk_train_datum(net);
     ck_assert(isfinite(*net->cost));
-    free_network(net);
+    dk_free(net);
     free(plain);
     ck_assert_int_ge(reg_count(), 13);
     for (int i = 0; i < reg_count(); i++) {
@@ -202,7 +202,7 @@ START_TEST(fashion_resnet_every_regularizer)
         net = quiet_net(t);
         snprintf(what, sizeof what, "cfg/fashion-resnet.cfg with regularizer=%s", r->name);
         one_step(net, what);
-        free_network(net);
+        dk_free(net);
         free(t);
     }
     // the noise keys through the section: a step with input and heatmap noise
@@ -210,7 +210,7 @@ START_TEST(fashion_resnet_every_regularizer)
     srand(1);
     net = quiet_net(t);
     one_step(net, "cfg/fashion-resnet.cfg with input and heatmap noise");
-    free_network(net);
+    dk_free(net);
     free(t);
     free(text);
 }

@@ -178,7 +178,7 @@ static void detector_map(int argc, char **argv)
     free(map); free(heat); free(dets);
     free_image(im); free_image(sized);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     sal_free_strings(names, nnames);
 }
 
@@ -269,7 +269,7 @@ static void detector_eval(int argc, char **argv)
            n, nt, nd, thresh, iou, q.map, q.recall, iou, rthresh, what_time_is_it_now() - t0);
     (void)total;
     free(ap); free(d); free(t);
-    free_network(net);
+    dk_free(net);
     sal_free_strings(names, nnames);
 }
 
@@ -405,7 +405,7 @@ static void detector_point(int argc, char **argv)
                sum[k].iou/found, sum[k].f1/found, sum[k].ciou/found, sum[k].auc/found, sum[k].pointing/found);
     free(list); free(map); free(heat); free(center); free(obj); free(sum);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     sal_free_strings(names, nnames);
 }
 
