@@ -15,6 +15,7 @@ void saliency_gradcheck(int argc, char **argv);
 void saliency_insdel(int argc, char **argv);
 void saliency_summarize(int argc, char **argv);
 void saliency_fool(int argc, char **argv);
+void saliency_explainer(int argc, char **argv);
 
 static const struct { const char *verb; void (*run)(int argc, char **argv); const char *usage; } VERBS[] = {
     {"map", saliency_map,
@@ -28,6 +29,10 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
     {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
      "      prepare fashion-scenes <out dir> [-n N] [-test M] [-size S] [-objects MIN:MAX] [-seed K] [-src DIR]"},
+    {"explainer", saliency_explainer,
+     "explainer init <classifier cfg> <out cfg>\n"
+     "      explainer train <data> <explainer cfg> <classifier cfg> <classifier weights> [-max_batches N] [-seed K] [-save_every N] [-clear 1]\n"
+     "      explainer map <data> <explainer cfg> <explainer weights> <classifier cfg> <classifier weights> <image> [-class N] [-out PREFIX] [-raw FILE]"},
     {"compare", saliency_compare, "compare <image a> <image b> [-metric NAME|all]"},
     {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]"},
     {"gradcheck", saliency_gradcheck,
