@@ -312,6 +312,26 @@ START_TEST(init_train_resume_map)
     ck_assert_int_eq(n0, 16 * 16 * sizeof(float));
     for (int i = 0; i < 256; i++) { float v; memcpy(&v, raw + 4 * i, 4); ck_assert_msg(v >= 0 && v <= 1, "mask value %d: %g", i, v); }
     free(raw);
+
+    // localize: a method and the explainer by the same protocol, a CSV row per (scene, class, method)
+    snprintf(args, sizeof args, "localize %s %s %s -method vanilla,explainer -explainer %s -explainer_weights %s/sc/backup/xpl.weights -n 3 -csv %s/loc.csv",
+             data, ccfg, cw, ecfg, tu_tmpdir(), tu_tmpdir());
+    ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "classifier on 3 scenes: labels right") != NULL && strstr(out, "\nexplainer ") != NULL, "%s", out);
+    snprintf(path, sizeof path, "%s/loc.csv", tu_tmpdir());
+    char *csv = slurp_file(path, &n0);
+    ck_assert_ptr_nonnull(csv);
+    const char *head = "image,class,method,iou,f1,ciou,auc,pointing,area,p_kept,saliency\n";
+    ck_assert_msg(strncmp(csv, head, strlen(head)) == 0, "%.300s", csv);
+    int rows = 0, xrows = 0;
+    for (char *q = csv; (q = strchr(q, '\n')); q++) rows++;
+    for (char *q = csv; (q = strstr(q, ",explainer,")); q++) xrows++;
+    ck_assert_int_ge(xrows, 3);
+    ck_assert_int_eq(rows - 1, 2 * xrows);
+    free(csv);
+    snprintf(args, sizeof args, "localize %s %s %s -method explainer -n 3", data, ccfg, cw);
+    ck_assert_int_eq(run(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "-method explainer needs -explainer") != NULL, "%s", out);
 }
 END_TEST
 

@@ -16,6 +16,7 @@ void saliency_insdel(int argc, char **argv);
 void saliency_summarize(int argc, char **argv);
 void saliency_fool(int argc, char **argv);
 void saliency_explainer(int argc, char **argv);
+void saliency_localize(int argc, char **argv);
 
 static const struct { const char *verb; void (*run)(int argc, char **argv); const char *usage; } VERBS[] = {
     {"map", saliency_map,
@@ -33,6 +34,9 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
      "explainer init <classifier cfg> <out cfg>\n"
      "      explainer train <data> <explainer cfg> <classifier cfg> <classifier weights> [-max_batches N] [-seed K] [-save_every N] [-clear 1]\n"
      "      explainer map <data> <explainer cfg> <explainer weights> <classifier cfg> <classifier weights> <image> [-class N] [-out PREFIX] [-raw FILE]"},
+    {"localize", saliency_localize,
+     "localize <scenes data> <cfg> <weights> [-method NAME[,NAME...]] [-n N] [-csv FILE] [-threshold F]\n"
+     "      [-explainer CFG -explainer_weights W] [-batch B] [the methods' options, as map]   (NAME: map's, or explainer)"},
     {"compare", saliency_compare, "compare <image a> <image b> [-metric NAME|all]"},
     {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N]"},
     {"gradcheck", saliency_gradcheck,
