@@ -176,6 +176,54 @@ static void check_loss_gradient(const char *top, int multilabel, uint64_t seed)
     free_network(net);
 }
 
+
+// The engine with a [logistic] top (a multi-label classifier): the loss formulation's heatmap is
+// the gradient of the summed BCE, against central differences of the input.
+typedef struct { network *net; const float *t; } bce_ctx;
+
+static double bce_at(void *p)
+{
+    bce_ctx *k = p;
+    network *net = k->net;
+    net->train = 0;
+    forward_network(net);
+    const layer *top = &net->layers[net->n - 1];
+    const float *z = net->layers[net->n - 2].output;
+    double s = 0;
+    for (int i = 0; i < top->outputs * net->batch; i++) {
+        double v = z[i];
+        s += (v > 0 ? v : 0) - v * k->t[i] + log1p(exp(-fabs(v)));
+    }
+    return s;
+}
+
+START_TEST(engine_logistic_top_loss)
+{
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg, "[net]\nbatch=%d\nwidth=%d\nheight=%d\nchannels=%d\n%s[logistic]\n", B, W, H, C, CLS_BODY);
+    network *net = tu_net(cfg);
+    tu_randomize(net, 21);
+    char err[512];
+    eng *e = eng_init(net, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s", err);
+    int n = net->inputs * B;
+    float *x = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+    uint64_t rng = 5;
+    tu_fill(x, n, 0, 1, &rng);
+    const float t[B * K] = {1, 0, 1, 0, 1, 0};
+    ck_assert_int_eq(eng_heatmap(e, x, t, ENG_LOSS, 0, &rng, g), 0);
+    memcpy(net->input, x, n * sizeof(float));
+    bce_ctx k = {net, t};
+    tu_fd_opts o = {2e-3, 3, 1, 1e-6, 1e-3, 1e-2, 1e-2};
+    tu_fd_stats st = tu_fd_check("bce heatmap ([logistic] top)", bce_at, &k, net->input, n, g, NULL, 0, 1, o);
+    ck_assert_msg(st.failed == 0 && st.checked > n / 2, "%d failed, %d checked, %d skipped", st.failed, st.checked, st.skipped);
+    free(x);
+    free(g);
+    eng_free(e);
+    free_network(net);
+}
+END_TEST
+
 START_TEST(loss_gradient_multilabel)
 {
     check_loss_gradient("[logistic]\n", 1, 11);
@@ -384,6 +432,7 @@ Suite *make_explainer_suite(void)
     tcase_add_test(tc, mask_terms_by_hand);
     tcase_add_test(tc, loss_gradient_multilabel);
     tcase_add_test(tc, loss_gradient_singlelabel);
+    tcase_add_test(tc, engine_logistic_top_loss);
     suite_add_tcase(s, tc);
     tc = tcase_create("verbs");
     tcase_set_timeout(tc, 120);
