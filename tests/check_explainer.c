@@ -377,6 +377,27 @@ START_TEST(init_train_resume_map)
     ck_assert_int_ge(xrows, 3);
     ck_assert_int_eq(rows - 1, 2 * xrows);
     free(csv);
+    // -method explainer in map and insdel, the same masks by the same protocol as every method
+    snprintf(args, sizeof args, "map %s %s %s %s -method explainer -explainer %s -explainer_weights %s/sc/backup/xpl.weights -class 2 -out %s/mm -raw %s/mm.raw",
+             data, ccfg, cw, img, ecfg, tu_tmpdir(), tu_tmpdir(), tu_tmpdir());
+    ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "(explainer, onehot): the mask of class 2") != NULL, "%s", out);
+    snprintf(path, sizeof path, "%s/mm.raw", tu_tmpdir());
+    char *raw3 = slurp_file(path, &n1);
+    snprintf(path, sizeof path, "%s/m.raw", tu_tmpdir());
+    char *raw1 = slurp_file(path, &n0);
+    ck_assert_int_eq(n1, 3 * n0);   // the mask in every channel, the same as explainer map's
+    for (int c = 0; c < 3; c++) ck_assert(memcmp(raw3 + c * n0, raw1, n0) == 0);
+    free(raw1);
+    free(raw3);
+    snprintf(args, sizeof args, "insdel %s %s %s %s -method vanilla,explainer -explainer %s -explainer_weights %s/sc/backup/xpl.weights -step 16",
+             data, ccfg, cw, img, ecfg, tu_tmpdir());
+    ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "\nexplainer deletion ") != NULL, "%s", out);
+    snprintf(args, sizeof args, "map %s %s %s %s -method explainer", data, ccfg, cw, img);
+    ck_assert_int_eq(run(args, out, sizeof out), 1);
+    ck_assert_msg(strstr(out, "-method explainer needs -explainer") != NULL, "%s", out);
+
     snprintf(args, sizeof args, "localize %s %s %s -method explainer -n 3", data, ccfg, cw);
     ck_assert_int_eq(run(args, out, sizeof out), 1);
     ck_assert_msg(strstr(out, "-method explainer needs -explainer") != NULL, "%s", out);

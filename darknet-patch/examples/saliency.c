@@ -22,7 +22,8 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
     {"map", saliency_map,
      "map <data cfg> <cfg> <weights> <image> [-method NAME|all] [-formulation onehot|loss|spectreg]\n"
      "      [-class N] [-seed N] [-out PREFIX] [-raw FILE] [-batch B] [the method's options]\n"
-     "      NAME: vanilla gradxinput integrated smoothgrad gradcam rise occlusion igos igos++ (docs/methods.md)"},
+     "      NAME: vanilla gradxinput integrated smoothgrad gradcam rise occlusion igos igos++ (docs/methods.md),\n"
+     "      explainer (-explainer CFG -explainer_weights W: docs/explainer.md; not in all)"},
     {"insdel", saliency_insdel,
      "insdel <data cfg> <cfg> <weights> <image|list> [-method NAME[,NAME...]|all | -map FILE] [-substrate zero|blur]\n"
      "      [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [-seed N] [the methods' options, as map]"},

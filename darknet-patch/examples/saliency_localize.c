@@ -3,8 +3,8 @@
    a test scene, the method's map of that class against the class's mask (src/localize.h): IoU and
    F1 at half the map's maximum, the continuous IoU, the pixel ROC-AUC, the energy pointing game and
    Dabkowski & Gal's saliency metric (the classifier's probability of the image kept inside the
-   thresholded map). The explainer (-method explainer, given -explainer CFG and -explainer_weights W)
-   runs the same protocol. Also the classifier's multi-label accuracy on those scenes. */
+   thresholded map). The explainer (-method explainer, given -explainer CFG and -explainer_weights W,
+   as in map and insdel) runs the same protocol. Also the classifier's multi-label accuracy on those scenes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +15,6 @@
 #include "engine.h"
 #include "methods.h"
 #include "localize.h"
-#include "explainer_glue.h"
 
 #define LOC_MAXM 16
 
@@ -26,7 +25,7 @@ static void loc_usage(void)
 
 void saliency_localize(int argc, char **argv)
 {
-    static const char *own[] = {"-method", "-n", "-csv", "-batch", "-explainer", "-explainer_weights", "-threshold", 0};
+    static const char *own[] = {"-method", "-n", "-csv", "-batch", "-threshold", 0};
     if(argc < 6){ loc_usage(); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5];
     const char **flags = sal_flags_with_methods(own);
@@ -35,8 +34,6 @@ void saliency_localize(int argc, char **argv)
     char *methods = sal_flag_str(argc, argv, "-method", "vanilla");
     int nmax = sal_flag_int(argc, argv, "-n", 500, 1, 100000000);
     char *csv = sal_flag_str(argc, argv, "-csv", 0);
-    char *ecfg = sal_flag_str(argc, argv, "-explainer", 0);
-    char *eweights = sal_flag_str(argc, argv, "-explainer_weights", 0);
     double frac = sal_flag_real(argc, argv, "-threshold", 0.5, 0, 1, 1, 0);
     int batch = sal_flag_int(argc, argv, "-batch", sal_default_batch(cfg), 1, 4096);
     mth_opts o;
@@ -47,28 +44,21 @@ void saliency_localize(int argc, char **argv)
     char list[1024], err[1024], *save = 0, *tok;
     const mth_def *defs[LOC_MAXM];
     const char *mnames[LOC_MAXM];
-    int M = 0, m, xpl_at = -1;
+    int M = 0, m;
     snprintf(list, sizeof(list), "%s", methods);
     for(tok = strtok_r(list, ",", &save); tok; tok = strtok_r(0, ",", &save)){
         if(M == LOC_MAXM) sal_die("-method: at most %d methods", LOC_MAXM);
-        if(!strcmp(tok, "explainer")){ defs[M] = 0; xpl_at = M; }
-        else if(!(defs[M] = mth_lookup(tok, err, sizeof(err)))) sal_die("-method %s: allowed: %s, explainer", tok, mth_names());
+        if(!(defs[M] = mth_lookup(tok, err, sizeof(err)))) sal_die("-method %s: allowed: %s", tok, mth_names());
+        if(defs[M]->fn == mth_explainer && !o.explain)
+            sal_die("-method explainer needs -explainer <explainer cfg> and -explainer_weights <weights> (saliency explainer train)");
         mnames[M++] = strdup(tok);
     }
-    if(xpl_at >= 0 && (!ecfg || !eweights)) sal_die("-method explainer needs -explainer <explainer cfg> and -explainer_weights <weights>");
 
     network *net = sal_load_network_batch(cfg, weights, 0, batch);
     eng *e = eng_init(net, err, sizeof(err));
     if(!e) sal_die("cfg '%s': %s", cfg, err);
     int K = eng_classes(e), n = net->inputs, HW = net->w*net->h, C = net->c;
     int multilabel = net->layers[eng_top(e)].type == LOGXENT;
-    xpl_cfg xc;
-    network *E = 0;
-    if(xpl_at >= 0){
-        sal_need_file(eweights, "explainer weights");
-        xpl_cfg_read(ecfg, &xc);
-        E = xpl_load(&xc, eweights, net, cfg, K, 1);
-    }
     int nimg = 0, nl = 0;
     char **paths = sal_data_images(datacfg, &nimg);
     char **labels = sal_class_labels(datacfg, &nl);
@@ -124,14 +114,9 @@ void saliency_localize(int argc, char **argv)
             if(!present[k]) continue;
             for(j = 0; j < HW; ++j) gt[j] = mask[j] == k + 1;
             for(m = 0; m < M; ++m){
-                if(m == xpl_at){
-                    const float *S = xpl_forward(E, im.data);
-                    for(j = 0; j < HW; ++j) heat[j] = 1.f/(1.f + expf(-S[(size_t)k*HW + j]));
-                } else {
-                    mth_info info = {"", 0};
-                    if(defs[m]->fn(e, im.data, k, &o, map, &info, err, sizeof(err))) sal_die("-method %s, image '%s': %s", mnames[m], paths[i], err);
-                    mth_heat_of(defs[m], map, C, net->h, net->w, heat);
-                }
+                mth_info info = {"", 0};
+                if(defs[m]->fn(e, im.data, k, &o, map, &info, err, sizeof(err))) sal_die("-method %s, image '%s': %s", mnames[m], paths[i], err);
+                mth_heat_of(defs[m], map, C, net->h, net->w, heat);
                 loc_scores s;
                 if(loc_score(heat, gt, HW, frac, &s, bin)) continue;
                 int c2, q;
@@ -169,7 +154,6 @@ void saliency_localize(int argc, char **argv)
     for(m = 0; m < M; ++m) free((char *)mnames[m]);
     sal_free_strings(paths, nimg);
     sal_free_strings(labels, nl);
-    if(E){ free_network(E); xpl_cfg_done(&xc); }
     eng_free(e);
     free_network(net);
 }

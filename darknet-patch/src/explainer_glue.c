@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <errno.h>
 #include <unistd.h>
+#include <math.h>
 
 #include "darknet.h"
 #include "saliency_util.h"
@@ -106,3 +107,52 @@ const float *xpl_forward(network *E, const float *x)
     return E->layers[E->n - 1].output;
 }
 
+
+/* ---- -method explainer ---------------------------------------------------------------------- */
+
+typedef struct { xpl_cfg x; network *E; int checked; } xpl_method_ctx;
+
+static int xpl_method_explain(void *ctx, eng *e, const float *x, int cls, float *mask, char *err, int errlen)
+{
+    xpl_method_ctx *m = ctx;
+    int c, h, w, K = eng_classes(e), i;
+    eng_input_shape(e, &c, &h, &w);
+    if(!m->checked){
+        layer *top = &m->E->layers[m->E->n - 1];
+        m->checked = 1;
+        if(m->E->w != w || m->E->h != h || m->E->c != c || top->out_c != K || top->out_w != w || top->out_h != h){
+            snprintf(err, errlen, "explainer cfg '%s' takes %dx%dx%d images to %d maps of %dx%d; the classifier takes %dx%dx%d images of %d classes",
+                     m->x.cfg, m->E->w, m->E->h, m->E->c, top->out_c, top->out_w, top->out_h, w, h, c, K);
+            return -1;
+        }
+    }
+    const float *S = xpl_forward(m->E, x);
+    for(i = 0; i < h*w; ++i) mask[i] = 1.f/(1.f + expf(-S[(size_t)cls*h*w + i]));
+    return 0;
+}
+
+/* the explainers of this process, freed at exit (a verb's options live until it returns) */
+static xpl_method_ctx *xpl_methods[8];
+static int xpl_nmethods;
+
+static void xpl_methods_free(void)
+{
+    int i;
+    for(i = 0; i < xpl_nmethods; ++i){ free_network(xpl_methods[i]->E); free(xpl_methods[i]); }
+    xpl_nmethods = 0;
+}
+
+void xpl_method_options(mth_opts *o, char *cfg, char *weights)
+{
+    if(xpl_nmethods == 8) sal_die("-explainer: at most 8 explainers in one process");
+    xpl_method_ctx *m = calloc(1, sizeof(xpl_method_ctx));
+    if(!m) sal_die("out of memory");
+    xpl_cfg_read(cfg, &m->x);
+    sal_need_file(weights, "explainer weights (-explainer_weights)");
+    m->E = sal_load_network_batch(m->x.parsed, weights, 0, 1);
+    xpl_cfg_done(&m->x);
+    if(!xpl_nmethods) atexit(xpl_methods_free);
+    xpl_methods[xpl_nmethods++] = m;
+    o->explain = xpl_method_explain;
+    o->explain_ctx = m;
+}

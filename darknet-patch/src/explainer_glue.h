@@ -6,6 +6,7 @@
 
 #include "darknet.h"
 #include "explainer.h"
+#include "methods.h"
 
 typedef struct {
     char cfg[4096];         /* the user's cfg */
@@ -23,5 +24,9 @@ void xpl_cfg_done(xpl_cfg *x);
 network *xpl_load(xpl_cfg *x, char *weights, network *F, const char *ccfg, int K, int batch);
 /* the mask logits (K, H, W) of one image x in inference mode (E's batch 1), owned by E */
 const float *xpl_forward(network *E, const float *x);
+
+/* -method explainer (src/methods.h): sets o->explain to the masks of the explainer cfg/weights,
+   loaded (and checked against the classifier's input and classes) at its first call */
+void xpl_method_options(mth_opts *o, char *cfg, char *weights);
 
 #endif
