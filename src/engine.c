@@ -193,17 +193,20 @@ eng *eng_init(network *net, char *err, int errlen)
 eng *eng_init_for(network *net, int exact, char *err, int errlen)
 {
     int top = -1;
+    // the top: a [softmax] (one class per image), or a [logistic] (independent classes, a
+    // multi-label classifier): either way z, its input, holds the logits
     for (int k = net->n - 1; k >= 0; k--)
-        if (net->layers[k].type == SOFTMAX) { top = k; break; }
+        if (net->layers[k].type == SOFTMAX || net->layers[k].type == LOGXENT) { top = k; break; }
     if (top < 0) {
-        snprintf(err, errlen, "the network has no [softmax] layer: the heatmap is the gradient of a class score at the softmax input");
+        snprintf(err, errlen, "the network has no [softmax] (or [logistic]) layer: the heatmap is the gradient of a class score at its input");
         return NULL;
     }
     const layer *sm = &net->layers[top];
     char why[256];
     const char *no = dk_layer_refusal(sm, why, sizeof why);
-    if (sm->softmax_tree || sm->groups != 1 || no) {
-        snprintf(err, errlen, "layer %d [softmax]: only a plain softmax (groups=1, no tree) is supported%s%s", top, no ? "; this one has " : "", no ? no : "");
+    if ((sm->type == SOFTMAX && (sm->softmax_tree || sm->groups != 1)) || no) {
+        snprintf(err, errlen, "layer %d [%s]: only a plain softmax (groups=1, no tree) or logistic is supported%s%s", top,
+                 get_layer_string(sm->type), no ? "; this one has " : "", no ? no : "");
         return NULL;
     }
     for (int k = 0; k < top; k++)
@@ -310,7 +313,10 @@ void eng_seed(eng *e, eng_form form, const float *truth, uint64_t *rng, float *s
         const float *t = truth + b * K;
         const float *p = sm->output + b * K;
         float *s = seed + b * K;
-        if (form == ENG_LOSS) {
+        if (form == ENG_LOSS && sm->type == LOGXENT) {
+            // BCE = -sum t log p + (1 - t) log(1 - p), p = sigmoid(z): dBCE/dz = p - t
+            for (int i = 0; i < K; i++) s[i] = p[i] - t[i];
+        } else if (form == ENG_LOSS) {
             // CE = -sum t log softmax(z/T): dCE/dz = (p - t)/T
             for (int i = 0; i < K; i++) s[i] = (p[i] - t[i]) / sm->temperature;
         } else if (form == ENG_ONEHOT) {
@@ -676,7 +682,13 @@ static void exact_step(eng *e, eng_form form, float lambda)
             const layer *sm = &net->layers[top];
             int K = e->classes;
             float T2 = sm->temperature * sm->temperature;
-            for (int b = 0; b < B; b++) {
+            for (int b = 0; b < B && sm->type == LOGXENT; b++) {
+                // the BCE's d2/dz2 is diagonal: p (1 - p)
+                const float *p = sm->output + b * K, *zd = e->dot[top - 1] + b * K;
+                float *dd = e->dd[top - 1] + b * K;
+                for (int i = 0; i < K; i++) dd[i] = p[i] * (1 - p[i]) * zd[i];
+            }
+            for (int b = 0; b < B && sm->type != LOGXENT; b++) {
                 const float *p = sm->output + b * K, *zd = e->dot[top - 1] + b * K;
                 float *dd = e->dd[top - 1] + b * K;
                 double pv = 0;

@@ -2,7 +2,7 @@
 // (../shared/spec/double-backprop.md).
 //
 // After a forward pass, eng_input_grad() sweeps a seed dS/dz (z = the logits, the input of the
-// network's top [softmax]) back to the network input, one heatmap g_b = dS_b/dx_b per image. Batch
+// network's top [softmax], or [logistic] for a multi-label classifier) back to the network input, one heatmap g_b = dS_b/dx_b per image. Batch
 // norm is the affine map of the statistics the forward used (batch statistics in training mode,
 // rolling ones in inference mode), so g_b depends on image b alone. The pass has buffers of its
 // own: no layer's delta, weight/bias/scale updates or rolling statistics are touched.

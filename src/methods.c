@@ -44,10 +44,12 @@ static const mth_def METHODS[] = {
     {"occlusion", mth_occlusion, MTH_HEAT_PLANE, "the probability drop under a sliding patch (-window -stride -fill)"},
     {"igos", mth_igos, MTH_HEAT_PLANE, "I-GOS: a deletion mask optimised along integrated gradients (1 - mask)"},
     {"igos++", mth_igospp, MTH_HEAT_PLANE, "iGOS++: deletion x insertion masks, bilateral TV (1 - mask)"},
+    // last: not one of -method all (mth_count), it needs a trained explainer
+    {"explainer", mth_explainer, MTH_HEAT_PLANE, "NN-Explainer: a trained explainer's mask of the class (-explainer CFG -explainer_weights W)"},
 };
 #define N_METHODS ((int)(sizeof METHODS / sizeof METHODS[0]))
 
-int mth_count(void) { return N_METHODS; }
+int mth_count(void) { return N_METHODS - 1; }
 const mth_def *mth_at(int i) { return i >= 0 && i < N_METHODS ? &METHODS[i] : NULL; }
 
 const char *mth_names(void)
@@ -113,5 +115,22 @@ int mth_gradxinput(eng *e, const float *x, int cls, const mth_opts *o, float *ma
     int n = eng_inputs(e);
     for (int i = 0; i < n; i++) map[i] *= x[i];
     snprintf(info->line, sizeof info->line, "%s gradient x input", eng_form_name(o->form));
+    return 0;
+}
+
+// ----------------------------------------------------------------------------------------------
+// the explainer: one forward pass of a network trained for it (saliency explainer train)
+
+int mth_explainer(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen)
+{
+    if (!o->explain) {
+        snprintf(err, errlen, "-method explainer needs -explainer <explainer cfg> and -explainer_weights <weights> (saliency explainer train)");
+        return -1;
+    }
+    int c, h, w;
+    eng_input_shape(e, &c, &h, &w);
+    if (o->explain(o->explain_ctx, e, x, cls, map, err, errlen)) return -1;
+    for (int k = 1; k < c; k++) memcpy(map + (size_t)k * h * w, map, sizeof(float) * (size_t)h * w);
+    if (info) { snprintf(info->line, sizeof info->line, "the mask of class %d, one explainer forward", cls); info->evaluations = 0; }
     return 0;
 }

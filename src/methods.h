@@ -37,6 +37,10 @@ typedef struct {
     const char *fill;       // occlusion: black | blur | mean
     double lr;              // fool: the step size of the normalised ascent
     int target;             // fool: the class to reach
+    // explainer: the mask (H*W) of class cls of a trained explainer, set up by the verb from
+    // -explainer CFG -explainer_weights W (darknet-patch/src/explainer_glue.h); NULL: none given
+    int (*explain)(void *ctx, eng *e, const float *x, int cls, float *mask, char *err, int errlen);
+    void *explain_ctx;
 } mth_opts;
 
 void mth_defaults(mth_opts *o);
@@ -70,6 +74,7 @@ typedef struct {
 
 // the method called name, or NULL (then err lists the names)
 const mth_def *mth_lookup(const char *name, char *err, size_t errlen);
+// the methods of -method all (every entry but the explainer, which needs a trained network)
 int mth_count(void);
 const mth_def *mth_at(int i);
 // "vanilla, gradxinput, ...": the names, from the one table
@@ -87,6 +92,7 @@ int mth_gradcam(eng *e, const float *x, int cls, const mth_opts *o, float *map, 
 int mth_rise(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 int mth_occlusion(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 int mth_igos(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
+int mth_explainer(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 int mth_igospp(eng *e, const float *x, int cls, const mth_opts *o, float *map, mth_info *info, char *err, int errlen);
 
 #endif

@@ -18,12 +18,15 @@ void saliency_fool(int argc, char **argv);
 void saliency_detector(int argc, char **argv);
 void saliency_chart(int argc, char **argv);
 void saliency_montage(int argc, char **argv);
+void saliency_explainer(int argc, char **argv);
+void saliency_localize(int argc, char **argv);
 
 static const struct { const char *verb; void (*run)(int argc, char **argv); const char *usage; } VERBS[] = {
     {"map", saliency_map,
      "map <data cfg> <cfg> <weights> <image> [-method NAME|all] [-formulation onehot|loss|spectreg]\n"
      "      [-class N] [-seed N] [-out PREFIX] [-raw FILE] [-batch B] [the method's options]\n"
-     "      NAME: vanilla gradxinput integrated smoothgrad gradcam rise occlusion igos igos++ (docs/methods.md)"},
+     "      NAME: vanilla gradxinput integrated smoothgrad gradcam rise occlusion igos igos++ (docs/methods.md),\n"
+     "      explainer (-explainer CFG -explainer_weights W: docs/explainer.md; not in all)"},
     {"insdel", saliency_insdel,
      "insdel <data cfg> <cfg> <weights> <image|list> [-method NAME[,NAME...]|all | -map FILE] [-substrate zero|blur]\n"
      "      [-step P] [-csv FILE] [-plot PNG] [-shard k/n] [-n N] [-batch B] [-seed N] [the methods' options, as map]"},
@@ -39,6 +42,13 @@ static const struct { const char *verb; void (*run)(int argc, char **argv); cons
     {"fool", saliency_fool, "fool <data cfg> <cfg> <weights> <image> -target N [-steps N] [-lr ETA] [-out PREFIX] [-raw FILE]"},
     {"prepare", saliency_prepare, "prepare fashion-mnist <out dir> [-train N] [-test N] [-size S] [-src DIR]\n"
      "      prepare fashion-scenes <out dir> [-n N] [-test M] [-size S] [-objects MIN:MAX] [-seed K] [-src DIR]"},
+    {"explainer", saliency_explainer,
+     "explainer init <classifier cfg> <out cfg>\n"
+     "      explainer train <data> <explainer cfg> <classifier cfg> <classifier weights> [-max_batches N] [-seed K] [-save_every N] [-clear 1]\n"
+     "      explainer map <data> <explainer cfg> <explainer weights> <classifier cfg> <classifier weights> <image> [-class N] [-out PREFIX] [-raw FILE]"},
+    {"localize", saliency_localize,
+     "localize <scenes data> <cfg> <weights> [-method NAME[,NAME...]] [-n N] [-csv FILE] [-threshold F]\n"
+     "      [-explainer CFG -explainer_weights W] [-batch B] [the methods' options, as map]   (NAME: map's, or explainer)"},
     {"compare", saliency_compare, "compare <image a> <image b> [-metric NAME|all]"},
     {"eval", saliency_eval, "eval <data cfg> <cfg> <weights> [-n N] [-batch B] [-formulation onehot|loss|spectreg] [-seed N] [-input_noise S] [-heatmap_noise S]"},
     {"chart", saliency_chart,

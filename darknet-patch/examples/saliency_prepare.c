@@ -289,14 +289,14 @@ static void scn_check_classes(const char *path, const char *outdir, const int *h
    The labels are written beside the image, so that path must be ours: checked here. */
 static void scn_check_label_path(const char *png, const char *txt, const char *outdir)
 {
-    char p[4096];
-    find_replace((char *)png, "images", "labels", p);
-    find_replace(p, "JPEGImages", "labels", p);
-    find_replace(p, "raw", "labels", p);
-    find_replace(p, ".jpg", ".txt", p);
-    find_replace(p, ".png", ".txt", p);
-    find_replace(p, ".JPG", ".txt", p);
-    find_replace(p, ".JPEG", ".txt", p);
+    /* the same replacements in the same order, between two buffers (find_replace copies its input
+       to its output: in place, that copy overlaps) */
+    static char *const from[] = {"images", "JPEGImages", "raw", ".jpg", ".png", ".JPG", ".JPEG"};
+    static char *const to[] = {"labels", "labels", "labels", ".txt", ".txt", ".txt", ".txt"};
+    char a[4096], b[4096], *p = a, *q = b, *t;
+    int i;
+    snprintf(a, sizeof(a), "%s", png);
+    for(i = 0; i < 7; ++i){ find_replace(p, from[i], to[i], q); t = p; p = q; q = t; }
     if(strcmp(p, txt))
         sal_die("darknet's detector would look for the labels of '%s' in '%s', not beside it: choose an output "
                 "directory whose name has none of 'images', 'JPEGImages', 'raw', '.jpg', '.png', '.JPG', '.JPEG', not '%s'",

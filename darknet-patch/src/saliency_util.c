@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "saliency_util.h"
+#include "explainer_glue.h"
 #include "parser.h"
 #include "option_list.h"
 
@@ -369,7 +370,7 @@ void sal_check_flags(int argc, char **argv, int first, const char **known)
 const char *const sal_method_flags[] = {"-formulation", "-seed", "-steps", "-baseline", "-rule", "-samples", "-sigma",
                                         "-variant", "-of", "-mask_size", "-iterations", "-layer", "-masks", "-cells",
                                         "-p1", "-window", "-stride", "-fill", "-points", "-lambda1", "-lambda2",
-                                        "-noise", "-alpha", 0};
+                                        "-noise", "-alpha", "-explainer", "-explainer_weights", 0};
 
 void sal_method_options(int argc, char **argv, mth_opts *o)
 {
@@ -397,6 +398,9 @@ void sal_method_options(int argc, char **argv, mth_opts *o)
     o->window = sal_flag_int(argc, argv, "-window", o->window, 1, 1 << 16);
     o->stride = sal_flag_int(argc, argv, "-stride", o->stride, 1, 1 << 16);
     o->fill = sal_flag_str(argc, argv, "-fill", (char *)o->fill);
+    char *ecfg = sal_flag_str(argc, argv, "-explainer", 0), *eweights = sal_flag_str(argc, argv, "-explainer_weights", 0);
+    if(!ecfg != !eweights) sal_die("-explainer and -explainer_weights go together (the explainer's cfg and its trained weights)");
+    if(ecfg) xpl_method_options(o, ecfg, eweights);
 }
 
 const char **sal_flags_with_methods(const char *const *own)
