@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "darknet.h"
 #include "engine.h"
@@ -262,6 +263,37 @@ START_TEST(average_precision_by_hand)
     ck_assert_double_eq_tol(q.recall, 2.0 / 3, 1e-9);
 }
 END_TEST
+
+// Fashion-MNIST's idx layout with n synthetic 28x28 "garments" (a filled ellipse, labels 0..9 in turn)
+// in dir/<base>-images-idx3-ubyte and -labels-idx1-ubyte: the scenes need no installed data set
+static void write_idx_set(const char *dir, const char *base, int n, uint64_t seed)
+{
+    char path[1200];
+    unsigned char hdr[16];
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", dir, base);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "%s", path);
+    unsigned v[4] = {2051, (unsigned)n, 28, 28};
+    for (int k = 0; k < 4; k++) for (int b = 0; b < 4; b++) hdr[4 * k + b] = (unsigned char)(v[k] >> (24 - 8 * b));
+    fwrite(hdr, 1, 16, f);
+    for (int i = 0; i < n; i++) {
+        float ry = 5 + 8 * tu_uniform(&seed), rx = 4 + 8 * tu_uniform(&seed);
+        for (int y = 0; y < 28; y++)
+            for (int x = 0; x < 28; x++) {
+                float dy = (y - 13.5f) / ry, dx = (x - 13.5f) / rx;
+                fputc(dy * dy + dx * dx <= 1 ? 120 + (int)(100 * tu_uniform(&seed)) : 0, f);
+            }
+    }
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", dir, base);
+    f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "%s", path);
+    unsigned w[2] = {2049, (unsigned)n};
+    for (int k = 0; k < 2; k++) for (int b = 0; b < 4; b++) hdr[4 * k + b] = (unsigned char)(w[k] >> (24 - 8 * b));
+    fwrite(hdr, 1, 8, f);
+    for (int i = 0; i < n; i++) fputc(i % 10, f);
+    fclose(f);
+}
 
 // every `from` in text (n bytes) replaced by `to`
 static void replace_all(char *text, size_t n, const char *from, const char *to)
@@ -632,8 +664,13 @@ END_TEST
 START_TEST(cli_eval_and_point_on_scenes)
 {
     char dir[1024], cmd[8192], out[32768], cfg[1024], w[1024], data[1100];
+    char src[1024];
     tu_path(dir, sizeof dir, "scenes");
-    snprintf(cmd, sizeof cmd, "prepare fashion-scenes %s -n 4 -test 6 -size 32", dir);
+    tu_path(src, sizeof src, "scenes-src");
+    mkdir(src, 0755);
+    write_idx_set(src, "train", 20, 5);
+    write_idx_set(src, "t10k", 20, 6);
+    snprintf(cmd, sizeof cmd, "prepare fashion-scenes %s -n 4 -test 6 -size 32 -src %s", dir, src);
     ck_assert_msg(tu_saliency(NULL, cmd, out, sizeof out) == 0, "%s", out);
     snprintf(data, sizeof data, "%s/scenes.data", dir);
     // the tiny YOLO for 10 classes and 32x32
