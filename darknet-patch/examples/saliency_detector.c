@@ -209,11 +209,12 @@ static det_truth *read_truths(char *path, int index, int *n)
     return t;
 }
 
-/* the data cfg's held-out list, the first n */
-static char **held_out(char *datacfg, int *n)
+/* the data cfg's held-out list (*total paths, for sal_free_strings), the first n of it */
+static char **held_out(char *datacfg, int *n, int *total_out)
 {
     int total = 0;
     char **paths = sal_data_images(datacfg, &total);
+    *total_out = total;
     if(*n > total) *n = total;
     if(!*n) sal_die("data cfg '%s': its valid= (or test=) list names no image", datacfg);
     return paths;
@@ -231,9 +232,9 @@ static void detector_eval(int argc, char **argv)
     float nms = sal_flag_real(argc, argv, "-nms", 0.45, 0, 0, 1, 0);
     float iou = sal_flag_real(argc, argv, "-iou", 0.5, 0, 1, 1, 0);
     float rthresh = sal_flag_real(argc, argv, "-recall_thresh", 0.5, 0, 0, 1, 1);
-    int nnames = 0, total = n, i, k;
+    int nnames = 0, total = 0, i, k;
     char **names = sal_class_names(datacfg, &nnames);
-    char **paths = held_out(datacfg, &n);
+    char **paths = held_out(datacfg, &n, &total);
     network *net = sal_load_network_batch(cfg, weights, 0, 1);
     sal_check_detector(net, cfg, datacfg, nnames);
     int nd = 0, cap = 256, nt = 0, tcap = 256;
@@ -267,8 +268,8 @@ static void detector_eval(int argc, char **argv)
     }
     printf("detector eval: %d images, %d truths, %d detections above %g: mAP@%.2f %.4f, recall %.4f (IoU >= %.2f, prob >= %.2f), %.1f s\n",
            n, nt, nd, thresh, iou, q.map, q.recall, iou, rthresh, what_time_is_it_now() - t0);
-    (void)total;
     free(ap); free(d); free(t);
+    sal_free_strings(paths, total);
     dk_free(net);
     sal_free_strings(names, nnames);
 }
@@ -324,9 +325,9 @@ static void detector_point(int argc, char **argv)
     if(!nm) sal_die("-method '%s': no method named; allowed: %s", methods, mth_names());
     int nmaps = nm + 2;
     int batch = sal_flag_int(argc, argv, "-batch", sal_default_batch(cfg), 1, 4096);
-    int nnames = 0;
+    int nnames = 0, total = 0;
     char **names = sal_class_names(datacfg, &nnames);
-    char **paths = held_out(datacfg, &n);
+    char **paths = held_out(datacfg, &n, &total);
     network *net = sal_load_network_batch(cfg, weights, 0, batch);
     sal_check_detector(net, cfg, datacfg, nnames);
     eng *e = eng_init_scored(net, det_score, &target, err, sizeof(err));
@@ -404,6 +405,7 @@ static void detector_point(int argc, char **argv)
                k < nm ? (!strcmp(ms[k]->name, "rise") ? "drise" : ms[k]->name) : k == nm ? "random" : "center",
                sum[k].iou/found, sum[k].f1/found, sum[k].ciou/found, sum[k].auc/found, sum[k].pointing/found);
     free(list); free(map); free(heat); free(center); free(obj); free(sum);
+    sal_free_strings(paths, total);
     eng_free(e);
     dk_free(net);
     sal_free_strings(names, nnames);
