@@ -175,7 +175,7 @@ static void check_loss_gradient(const char *top, int multilabel, uint64_t seed)
     free(before);
     free(after);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 
 
@@ -188,7 +188,7 @@ static double bce_at(void *p)
     bce_ctx *k = p;
     network *net = k->net;
     net->train = 0;
-    forward_network(net);
+    dk_forward(net);
     const layer *top = &net->layers[net->n - 1];
     const float *z = net->layers[net->n - 2].output;
     double s = 0;
@@ -222,7 +222,7 @@ START_TEST(engine_logistic_top_loss)
     free(x);
     free(g);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }
 END_TEST
 
@@ -289,8 +289,8 @@ static void tiny_classifier(const char *name, int classes, char *cfg, char *weig
     tu_write_text(cfg, text);
     network *net = tu_net(text);
     tu_randomize(net, 3);
-    save_weights(net, weights);
-    free_network(net);
+    dk_save_weights(net, weights);
+    dk_free(net);
 }
 
 static char *slurp_file(const char *path, size_t *len)
@@ -517,8 +517,8 @@ START_TEST(training_raises_iou)
     l->weights[0 * 3 + 0] = 8;   // filter 0 reads red, filter 1 green
     l->weights[1 * 3 + 1] = 8;
     l->biases[0] = l->biases[1] = -4;
-    save_weights(net, cw);
-    free_network(net);
+    dk_save_weights(net, cw);
+    dk_free(net);
     snprintf(ecfg, sizeof ecfg, "%s/sqx.cfg", tu_tmpdir());
     snprintf(args, sizeof args, "explainer init %s %s", ccfg, ecfg);
     ck_assert_msg(run(args, out, sizeof out) == 0, "%s", out);
@@ -556,11 +556,13 @@ Suite *make_explainer_suite(void)
     tcase_add_test(tc, loss_gradient_singlelabel);
     tcase_add_test(tc, engine_logistic_top_loss);
     suite_add_tcase(s, tc);
+#ifndef DK_FORK_AB   // the explainer verbs are verified on pjreddie's darknet; on AB they build, untested
     tc = tcase_create("verbs");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, init_train_resume_map);
     tcase_add_test(tc, bad_input_is_named);
     tcase_add_test(tc, training_raises_iou);
     suite_add_tcase(s, tc);
+#endif
     return s;
 }

@@ -85,7 +85,7 @@ static void explainer_init(int argc, char **argv)
     sal_write_file(out, buf, n);
     printf("wrote: %s (explainer for %d classes at %dx%dx%d, %d levels)\n", out, K, W, H, C, levels);
     eng_free(e);
-    free_network(F);
+    dk_free(F);
 }
 
 /* ---- train -------------------------------------------------------------------------------- */
@@ -131,7 +131,7 @@ static void explainer_train(int argc, char **argv)
     /* the explainer first (its batch), then the classifier at that batch */
     network *E0 = sal_load_network_batch(x.parsed, NULL, 0, 0);
     int B = E0->batch;
-    free_network(E0);
+    dk_free(E0);
     eng *e;
     network *F = xpl_classifier_load(ccfg, cweights, B, &e);
     int K = eng_classes(e), multilabel = xpl_multilabel(e, F);
@@ -179,26 +179,30 @@ static void explainer_train(int argc, char **argv)
         *E->seen += B;
         E->train = 1;
         memcpy(E->input, xb, sizeof(float)*(size_t)B*n);
-        forward_network(E);
+        dk_forward(E);
         double L = xpl_loss(w, &x.o, &f, xb, top->output, y, dS, &t);
         if(!num_finite(L)) sal_die("step %ld: the explainer's loss is %g (diverged; lower learning_rate in '%s'); last checkpoint: %s", step, L, ecfg, ckpt);
         /* darknet's delta is the negative gradient of the loss summed over the batch */
         for(i = 0; i < B*K*HW; ++i) top->delta[i] = -(float)B*dS[i];
-        backward_network(E);
+        dk_backward(E);
+#ifdef DK_FORK_AB
+        update_network(*E);   /* AB's takes the network by value */
+#else
         update_network(E);
+#endif
         avg = step == start ? L : .9*avg + .1*L;
         snprintf(what, sizeof(what), "step %ld: loss %.4f (avg %.4f; cls %.4f ent %.4f tv %.4f area %.4f target %.3f nontarget %.3f)",
                  step + 1, L, avg, t.cls, t.ent, t.tv, t.area, t.target, t.nontarget);
         sal_progress_update(&prog, step + 1 - start);
-        if((step + 1) % save_every == 0 && step + 1 < max_batches) save_weights(E, ckpt);
+        if((step + 1) % save_every == 0 && step + 1 < max_batches) dk_save_weights(E, ckpt);
     }
     sal_progress_done(&prog);
     double secs = what_time_is_it_now() - t0;
     printf("%s\n", what);
     printf("%ld steps in %.1f s (%.1f images/s)\n", (long)get_current_batch(E) - start, secs,
            secs > 0 ? (get_current_batch(E) - start)*B/secs : 0);
-    save_weights(E, ckpt);
-    save_weights(E, final);
+    dk_save_weights(E, ckpt);
+    dk_save_weights(E, final);
     printf("wrote: %s %s\n", final, ckpt);
     xpl_free(w);
     free(xb); free(y); free(dS); free(base);
@@ -207,8 +211,8 @@ static void explainer_train(int argc, char **argv)
     sal_free_strings(labels, nl);
     sal_free_data_cfg(options);
     eng_free(e);
-    free_network(F);
-    free_network(E);
+    dk_free(F);
+    dk_free(E);
     xpl_cfg_done(&x);
 }
 
@@ -269,8 +273,8 @@ static void explainer_map(int argc, char **argv)
     free_image(im);
     sal_free_strings(names, nnames);
     eng_free(e);
-    free_network(F);
-    free_network(E);
+    dk_free(F);
+    dk_free(E);
     xpl_cfg_done(&x);
 }
 

@@ -155,5 +155,5 @@ void saliency_localize(int argc, char **argv)
     sal_free_strings(paths, nimg);
     sal_free_strings(labels, nl);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
 }

@@ -102,7 +102,7 @@ const float *xpl_forward(network *E, const float *x)
     int train = E->train;
     E->train = 0;
     memcpy(E->input, x, sizeof(float)*E->inputs);
-    forward_network(E);
+    dk_forward(E);
     E->train = train;
     return E->layers[E->n - 1].output;
 }
@@ -138,7 +138,7 @@ static int xpl_nmethods;
 static void xpl_methods_free(void)
 {
     int i;
-    for(i = 0; i < xpl_nmethods; ++i){ free_network(xpl_methods[i]->E); free(xpl_methods[i]); }
+    for(i = 0; i < xpl_nmethods; ++i){ dk_free(xpl_methods[i]->E); free(xpl_methods[i]); }
     xpl_nmethods = 0;
 }
 
