@@ -25,6 +25,16 @@
 #include "rng.h"
 
 /* the frozen classifier, batch images at a time, and its engine */
+/* the batches the explainer has seen (darknet's get_current_batch; AB's takes the network by value) */
+static size_t xpl_batch(network *E)
+{
+#ifdef DK_FORK_AB
+    return get_current_batch(*E);
+#else
+    return get_current_batch(E);
+#endif
+}
+
 static network *xpl_classifier_load(char *ccfg, char *cweights, int batch, eng **e)
 {
     char err[1024];
@@ -144,7 +154,7 @@ static void explainer_train(int argc, char **argv)
     int resume = !clear && access(ckpt, R_OK) == 0;
     network *E = xpl_load(&x, resume ? ckpt : NULL, F, ccfg, K, B);
     int max_batches = sal_flag_int(argc, argv, "-max_batches", E->max_batches > 0 ? E->max_batches : 1000, 1, 100000000);
-    if(resume) printf("resuming from %s at step %zu\n", ckpt, get_current_batch(E));
+    if(resume) printf("resuming from %s at step %zu\n", ckpt, xpl_batch(E));
     printf("explainer %s for %s (%s, %d classes), %d images of %s, batch %d, %d steps, lambda_e %g lambda_tv %g lambda_a %g "
            "lambda_t %g lambda_nc %g, area %g-%g, %s learning rate %g\n",
            ecfg, ccfg, multilabel ? "multi-label, BCE" : "single-label, CE", K, N, train_list, B, max_batches,
@@ -161,13 +171,13 @@ static void explainer_train(int argc, char **argv)
 
     sal_progress prog;
     char what[512] = "explainer";
-    long start = (long)get_current_batch(E);
+    long start = (long)xpl_batch(E);
     sal_progress_init(&prog, what, "steps", max_batches - start);
     double t0 = what_time_is_it_now(), avg = 0;
     fflush(stdout);
     xpl_terms t = {0};
-    while((long)get_current_batch(E) < max_batches){
-        long step = (long)get_current_batch(E);
+    while((long)xpl_batch(E) < max_batches){
+        long step = (long)xpl_batch(E);
         uint64_t rng = seed*0x9E3779B97F4A7C15ull + (uint64_t)step + 1;   /* the step's draw: resumed runs draw the same */
         for(b = 0; b < B; ++b){
             int j = (int)(rng_uniform(&rng)*N);
@@ -199,8 +209,8 @@ static void explainer_train(int argc, char **argv)
     sal_progress_done(&prog);
     double secs = what_time_is_it_now() - t0;
     printf("%s\n", what);
-    printf("%ld steps in %.1f s (%.1f images/s)\n", (long)get_current_batch(E) - start, secs,
-           secs > 0 ? (get_current_batch(E) - start)*B/secs : 0);
+    printf("%ld steps in %.1f s (%.1f images/s)\n", (long)xpl_batch(E) - start, secs,
+           secs > 0 ? (xpl_batch(E) - start)*B/secs : 0);
     dk_save_weights(E, ckpt);
     dk_save_weights(E, final);
     printf("wrote: %s %s\n", final, ckpt);
