@@ -527,7 +527,7 @@ static stats noise_check(const char *name, const char *cfg, eng_form form, const
     net->truth = 0;
     net->train = 1;
     srand(11);
-    forward_network(net);
+    dk_forward(net);
     zero_updates(P, np);
     uint64_t r0 = rng, step_rng = rng;
     eng_reg_report rep;
@@ -565,7 +565,7 @@ static stats noise_check(const char *name, const char *cfg, eng_form form, const
     tu_unfreeze(net, fz);
     free(truth);
     eng_free(e);
-    free_network(net);
+    dk_free(net);
     return st;
 }
 
@@ -613,7 +613,7 @@ START_TEST(noise_zero_is_the_plain_step_and_finite_refuses_input_noise)
         free(net->truth);
         net->truth = 0;
         net->train = 1;
-        forward_network(net);
+        dk_forward(net);
         zero_updates(P, np);
         eng_reg_report rep;
         ck_assert_msg(eng_reg_step(e, &c, truth, &rng, &rep, err, sizeof err) == 0, "%s", err);
@@ -624,13 +624,13 @@ START_TEST(noise_zero_is_the_plain_step_and_finite_refuses_input_noise)
         if (pass) {
             c.input_noise = 0.1f;
             c.method = ENG_FINITE;
-            forward_network(net);
+            dk_forward(net);
             int rc = eng_reg_step(e, &c, truth, &rng, &rep, err, sizeof err);
             ck_assert_msg(rc == -1 && strstr(err, "input_noise needs method=exact"), "finite with input_noise: %d %s", rc, err);
         }
         free(truth);
         eng_free(e);
-        free_network(net);
+        dk_free(net);
     }
     ck_assert_msg(memcmp(upd[0], upd[1], len * sizeof(float)) == 0, "noise 0 changed the step");
     free(upd[0]); free(upd[1]);

@@ -531,7 +531,7 @@ START_TEST(resume_from_the_backup_file_with_the_section)
     ck_assert_msg(strstr(out, "saliency   tv "), "the resumed run has no [saliency] layer: %s", tail(c.out));
     ck_assert_msg(strstr(out, "saliency: batch 1001/1003, "), "the section's first line in the resumed run should say batch 1001/1003: %s", tail(c.out));
     free(out);
-    free_network(w.net);
+    dk_free(w.net);
 }
 END_TEST
 #endif
