@@ -63,16 +63,12 @@ static void detector_map(int argc, char **argv)
     memset(&target, 0, sizeof target);
     if(det_kind_parse(kind_name, &target.kind)) sal_die("-score %s: allowed: %s", kind_name, det_kind_names());
     mth_opts o;
-    sal_method_options(argc, argv, &o);
+    sal_detector_method_options(argc, argv, &o);
     int layer_given = o.layer >= 0;
     int all = !strcmp(method, "all");
     char err[1024];
     const mth_def *m = all ? NULL : mth_lookup(!strcmp(method, "drise") ? "rise" : method, err, sizeof(err));
     if(!all && !m) sal_die("-method %s: allowed: %s, drise, all", method, mth_names());
-    /* rise on a detector is D-RISE: its defaults (Petsiuk et al. 2021), 5000 masks of a 16 x 16 grid,
-       p 0.5, unless given */
-    if(!sal_flag_str(argc, argv, "-masks", 0)) o.masks = 5000;
-    if(!sal_flag_str(argc, argv, "-cells", 0)) o.cells = 16;
     if(all && raw) sal_die("-raw goes with one method, not -method all");
     int batch = sal_flag_int(argc, argv, "-batch", sal_default_batch(cfg), 1, 4096);
 
@@ -311,10 +307,8 @@ static void detector_point(int argc, char **argv)
     char *kind = sal_flag_str(argc, argv, "-score", "score");
     if(det_kind_parse(kind, &target.kind)) sal_die("-score %s: allowed: %s", kind, det_kind_names());
     mth_opts o;
-    sal_method_options(argc, argv, &o);
+    sal_detector_method_options(argc, argv, &o);
     int layer_given = o.layer >= 0;
-    if(!sal_flag_str(argc, argv, "-masks", 0)) o.masks = 5000;   /* D-RISE's defaults, as detector map */
-    if(!sal_flag_str(argc, argv, "-cells", 0)) o.cells = 16;
     /* the methods, then random and center */
     const mth_def *ms[64];
     int nm = 0, i, j, k;

@@ -237,9 +237,8 @@ static void insdel_main(int argc, char **argv, int det)
     read_shard(argc, argv, &shard, &shards);
     int nmax = sal_flag_int(argc, argv, "-n", 1 << 30, 1, 1 << 30);
     mth_opts o;
-    sal_method_options(argc, argv, &o);
-    if(det && !sal_flag_str(argc, argv, "-masks", 0)) o.masks = 5000;   /* D-RISE's defaults, as detector map */
-    if(det && !sal_flag_str(argc, argv, "-cells", 0)) o.cells = 16;
+    if(det) sal_detector_method_options(argc, argv, &o);
+    else sal_method_options(argc, argv, &o);
     int layer_given = o.layer >= 0;
     if(det && mapfile) sal_die("-map goes with `saliency insdel` (a classifier's map); a detector's boxes are explained by -method");
     int nmaps;

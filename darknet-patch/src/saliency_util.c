@@ -559,3 +559,11 @@ void sal_check_detector(network *net, const char *cfg, const char *datacfg, int 
     if(nnames != classes) sal_die("data cfg '%s' names %d classes, cfg '%s' has %d in its [yolo] layers", datacfg, nnames, cfg, classes);
     if(net->c != 3) sal_die("cfg '%s': [net] channels=%d: a detector explained here reads colour images (channels=3)", cfg, net->c);
 }
+
+void sal_detector_method_options(int argc, char **argv, mth_opts *o)
+{
+    sal_method_options(argc, argv, o);
+    /* rise on a detector is D-RISE: its defaults (Petsiuk et al. 2021), 5000 masks of a 16 x 16 grid */
+    if(!sal_flag_str(argc, argv, "-masks", 0)) o->masks = 5000;
+    if(!sal_flag_str(argc, argv, "-cells", 0)) o->cells = 16;
+}

@@ -100,6 +100,9 @@ det_detection *sal_detect(network *net, const float *x, float thresh, float nms,
 /* a detector's [yolo] layers and classes checked against the data cfg (names) and an image input:
    dies naming the cfg otherwise */
 void sal_check_detector(network *net, const char *cfg, const char *datacfg, int nnames);
+/* sal_method_options for the detector verbs: rise (D-RISE there) with D-RISE's defaults, 5000 masks
+   of a 16 x 16 grid, unless -masks / -cells are given */
+void sal_detector_method_options(int argc, char **argv, mth_opts *o);
 
 /* ---- pictures ---- */
 /* A montage: n pictures (1 or 3 channels, any sizes) side by side on white, each scaled by
