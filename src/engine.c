@@ -797,13 +797,13 @@ static void stop_message(eng *e, int low, int stock, char *err, int errlen)
 // ----------------------------------------------------------------------------------------------
 // input noise: the heatmap at x + e (regularizers.md, "Noise utilities")
 
-// batch norm's x_norm of an inference-mode forward in training mode (darknet writes it only in
-// training mode; the rules of `loss` and smooth activations read it): (x - mean) / sigma of the
-// lent batch statistics
+// batch norm's x_norm of an inference-mode forward in training mode (pjreddie's darknet writes it
+// only in training mode, AlexeyAB's in both; the rules of `loss` and smooth activations read it):
+// (x - mean) / sigma of the lent batch statistics
 static void fix_x_norm(eng *e)
 {
     network *net = e->net;
-    if (!net->train) return;
+    if (!net->train || dk_bn_inference_writes_x_norm()) return;
     for (int k = 0; k < e->top; k++) {
         layer *l = &net->layers[k];
         if (!eng_has_bn(l) || !l->x_norm) continue;

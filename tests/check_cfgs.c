@@ -5,7 +5,11 @@
 //    with method=exact that the engine accepts on every layer; one regularized training step at
 //    64x64, batch 2 (darknet's own train_network_datum): R finite, heatmaps non-zero, parameters
 //    finite.
-//  - cfg/fashion-resnet.cfg: one step with each regularizer of the library appended.
+//  - cfg/fashion-resnet.cfg: one step with each regularizer of the library appended; its shortcuts
+//    add maps of one size (both forks).
+//  On AlexeyAB's tree the ResNet-224 cfgs are refused naming their first downsampling [shortcut]
+//  (AB ships no resnet18/34.cfg, and its parser takes no shortcut of two sizes, its own resnet50.cfg's
+//  included).
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -115,6 +119,7 @@ static void one_step(network *net, const char *what)
     ck_assert_msg(eng_check_finite(e, 0, err, sizeof err) == 0, "%s: after the update: %s", what, err);
 }
 
+#ifndef DK_FORK_AB   // pjreddie's tree: its resnet18/34/50.cfg, and shortcuts of two sizes
 // darknet's layout: every layer of ours as darknet's own cfg has it, both parsed at 224x224, batch 1
 START_TEST(resnet_cfg_is_darknets_layout)
 {
@@ -178,6 +183,8 @@ START_TEST(resnet_cfg_one_regularized_step)
 }
 END_TEST
 
+#endif
+
 // the small Fashion-MNIST ResNet, with every regularizer of the library, and plainly
 START_TEST(fashion_resnet_every_regularizer)
 {
@@ -216,6 +223,47 @@ START_TEST(fashion_resnet_every_regularizer)
 }
 END_TEST
 
+// the small ResNet's shortcuts add maps of one size (projections on the downsampling blocks), so
+// the cfg means the same on both forks: pjreddie's subsampling and AB's refusal never come in
+START_TEST(fashion_resnet_shortcuts_add_equal_sizes)
+{
+    char *text = read_text("cfg/fashion-resnet.cfg"), *plain = resized(text, 0, 1, "");
+    network *net = quiet_net(plain);
+    int shortcuts = 0, projections = 0;
+    for (int k = 0; k < net->n; k++) {
+        layer *l = &net->layers[k];
+        if (l->type != SHORTCUT) continue;
+        layer *from = &net->layers[l->index], *prev = &net->layers[k - 1];
+        ck_assert_msg(from->out_w == prev->out_w && from->out_h == prev->out_h && from->out_c == prev->out_c,
+                      "layer %d: [shortcut] adds %dx%dx%d to %dx%dx%d", k, from->out_w, from->out_h, from->out_c,
+                      prev->out_w, prev->out_h, prev->out_c);
+        shortcuts++;
+        projections += prev->type == CONVOLUTIONAL && prev->size == 1 && prev->stride == 2;
+    }
+    ck_assert_int_eq(shortcuts, 3);
+    ck_assert_int_eq(projections, 2);
+    dk_free(net);
+    free(plain);
+    free(text);
+}
+END_TEST
+
+#ifdef DK_FORK_AB
+// AB's parser takes no shortcut of two sizes (patch alexeyab/0020: an error, not an abort): the
+// ResNet cfgs (darknet's layout, pjreddie's subsampling shortcut) are refused naming the section
+START_TEST(resnet_cfg_refused_naming_the_shortcut)
+{
+    char args[512], out[8192], want[256];
+    snprintf(args, sizeof args, "gradcheck cfg/resnet%d-224.cfg", DEPTHS[_i]);
+    int rc = tu_saliency(NULL, args, out, sizeof out);
+    ck_assert_msg(rc == 1, "%s: exit %d (want 1): %s", args, rc, out);
+    snprintf(want, sizeof want, "cfg/resnet%d-224.cfg: [shortcut] (layer ", DEPTHS[_i]);
+    ck_assert_msg(strstr(out, want) && strstr(out, "): from=-") && strstr(out, "'s output is ") && strstr(out, "equal width and height only"),
+                  "%s: the message does not name the cfg, the section and the sizes: %s", args, out);
+}
+END_TEST
+#endif
+
 // scripts/science.sh's runs: the control, every regularizer of the library at 3 weights or more
 // (exact), ssim and tv also with method=finite
 START_TEST(science_runs_every_regularizer)
@@ -248,9 +296,14 @@ Suite *make_cfgs_suite(void)
     Suite *s = suite_create("cfgs");
     TCase *tc = tcase_create("cfgs");
     tcase_set_timeout(tc, 120);
+#ifdef DK_FORK_AB
+    tcase_add_loop_test(tc, resnet_cfg_refused_naming_the_shortcut, 0, N_DEPTHS);
+#else
     tcase_add_loop_test(tc, resnet_cfg_is_darknets_layout, 0, N_DEPTHS);
     tcase_add_loop_test(tc, resnet_cfg_one_regularized_step, 0, N_DEPTHS);
+#endif
     tcase_add_test(tc, fashion_resnet_every_regularizer);
+    tcase_add_test(tc, fashion_resnet_shortcuts_add_equal_sizes);
     tcase_add_test(tc, science_runs_every_regularizer);
     suite_add_tcase(s, tc);
     return s;

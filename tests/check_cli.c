@@ -306,7 +306,9 @@ START_TEST(eval_reports_accuracy_and_agreement)
 }
 END_TEST
 
-// patch 0013: a grey image comes back as itself (darknet's loader swapped planes 0 and 2 of it)
+// a grey image comes back as itself through darknet's loader: pjreddie's swapped planes 0 and 2
+// of it (its patch 0013); AlexeyAB's load_image_mat reads 1 channel and converts only 3 or 4 (no
+// patch needed, this is the check)
 START_TEST(grey_image_loads_as_itself)
 {
     image im = make_image(7, 5, 1);

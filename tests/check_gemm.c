@@ -183,9 +183,9 @@ START_TEST(two_threads_match_oracle)
 }
 END_TEST
 
-#ifndef DK_FORK_AB   // pjreddie's patch 0011 resolves the count; AB's 0017 sets OpenBLAS's only (returns nothing)
-// The one thread count (patch 0011): a positive argument wins, else OPENBLAS_NUM_THREADS, else
-// OMP_NUM_THREADS, else every core; a variable that is not a positive whole number is skipped.
+// The one thread count (patches pjreddie/0011, alexeyab/0017): a positive argument wins, else
+// OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every core; a variable that is not a positive
+// whole number is skipped.
 // OpenBLAS gets the count too (openblas_get_num_threads), and OpenMP in an OPENMP=1 build.
 int openblas_get_num_threads(void) __attribute__((weak));   // absent in a BLAS=0 build
 START_TEST(one_thread_count_from_flag_environment_or_cores)
@@ -215,7 +215,6 @@ START_TEST(one_thread_count_from_flag_environment_or_cores)
     gemm_set_threads(1);
 }
 END_TEST
-#endif
 
 Suite *make_gemm_suite(void)
 {
@@ -227,9 +226,7 @@ Suite *make_gemm_suite(void)
     tcase_add_test(tc, beta_zero_overwrites_beta_one_accumulates);
     tcase_add_test(tc, empty_inner_dimension_scales_c);
     tcase_add_test(tc, two_threads_match_oracle);
-#ifndef DK_FORK_AB
     tcase_add_test(tc, one_thread_count_from_flag_environment_or_cores);
-#endif
     suite_add_tcase(s, tc);
     return s;
 }

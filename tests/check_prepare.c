@@ -303,8 +303,14 @@ END_TEST
 
 #define GSZ 12
 
-// darknet's reader of an image's boxes (data.c: load_data_detection's, in no header)
+// darknet's reader of an image's boxes (data.c: load_data_detection's, in no header): AB's rows
+// are truth_size floats (x y w h id track_id), boxes under one pixel of the net's size dropped
+#ifdef DK_FORK_AB
+int fill_truth_detection(const char *path, int num_boxes, int truth_size, float *truth, int classes, int flip,
+                         float dx, float dy, float sx, float sy, int net_w, int net_h);
+#else
 void fill_truth_detection(char *path, int num_boxes, float *truth, int classes, int flip, float dx, float dy, float sx, float sy);
+#endif
 
 // Fashion-MNIST-like idx files of n garments GSZ x GSZ (a bright blob on black) with labels
 // i % 10, gzipped, as <tmp>/src/<base>-*-idx*-ubyte.gz
@@ -357,6 +363,20 @@ static int scenes(const char *outdir, const char *extra, char *out, size_t n)
     return rc;
 }
 
+// darknet's detector training reads an image's boxes: fill_truth_detection with no crop, no flip;
+// rows of x y w h id
+static void read_truth_boxes(const char *path, int nmax, float *boxes)
+{
+#ifdef DK_FORK_AB
+    float rows[6 * 8] = {0};
+    ck_assert(nmax <= 8);
+    fill_truth_detection(path, nmax, 6, rows, 10, 0, 0, 0, 1, 1, 32, 32);
+    for (int k = 0; k < nmax; k++) memcpy(boxes + 5 * k, rows + 6 * k, 5 * sizeof(float));
+#else
+    fill_truth_detection((char *)path, nmax, boxes, 10, 0, 0, 0, 1, 1);
+#endif
+}
+
 START_TEST(scenes_masks_labels_and_lists)
 {
     char out[8192], path[512];
@@ -400,7 +420,7 @@ START_TEST(scenes_masks_labels_and_lists)
             // darknet's detector finds the boxes (beside the image) and reads them; their
             // classes are the tags
             float boxes[5 * 8] = {0};
-            fill_truth_detection(paths[i], 8, boxes, 10, 0, 0, 0, 1, 1);
+            read_truth_boxes(paths[i], 8, boxes);
             int nb = 0;
             for (int k = 0; k < 8 && boxes[5 * k + 2] > 0; k++, nb++) {
                 int id = (int)boxes[5 * k + 4];

@@ -304,6 +304,9 @@ START_TEST(section_errors_name_file_key_and_value)
         // backward) refuses a crop by name instead of training on a zero heatmap (issue 15)
         {HEAD "[crop]\ncrop_height=8\ncrop_width=8\nflip=1\n" BODY "[saliency]\nmethod=finite\n", {"layer 0 (crop)", "method=exact", "bad.cfg: [saliency]"}, 1},
         {HEAD BODY "[cost]\ntype=sse\n[cost]\ntype=sse\n[saliency]\n", {"after", "[cost]", "bad.cfg"}, 0},
+        // a section darknet has no layer for (patches pjreddie/0045, alexeyab/0021: it crashed;
+        // [logistic] is pjreddie's only)
+        {HEAD "[convolutinal]\nfilters=3\nsize=1\n" BODY, {"bad.cfg: [convolutinal] (layer 0)", "no layer of that name", ""}, 0},
         // patch 0023: darknet's error() exits 1 (it aborted)
         {"[convolutional]\nfilters=3\n" HEAD BODY, {"First section must be [net]", "", ""}, 0},
     };

@@ -58,6 +58,10 @@ void dk_layer_backward(network *net, int k, float *input, float *delta, int trai
    pjreddie's, 1/sqrt(var + 1e-5) on AlexeyAB's */
 float dk_bn_inv_sigma(float var);
 
+/* what an inference-mode batch norm forward leaves in a layer's buffers: 1 when x_norm is written
+   (AlexeyAB's, when the buffer exists), 0 when only x, the input of the normalisation (pjreddie's) */
+int dk_bn_inference_writes_x_norm(void);
+
 /* What the engine has no rule for in layer l (an option or activation only this fork has): NULL
    when there is none, else a static or buf-held message naming it, e.g. "activation=mish". */
 const char *dk_layer_refusal(const layer *l, char *buf, size_t n);

@@ -108,6 +108,12 @@ float dk_bn_inv_sigma(float var)
     return 1.0f / sqrtf(var + .00001f);
 }
 
+/* batchnorm_layer.c:forward_batchnorm_layer, not training: x_norm written when allocated, x not */
+int dk_bn_inference_writes_x_norm(void)
+{
+    return 1;
+}
+
 /* the activations only this fork has (get_activation_string names several of them "relu") */
 static const struct { ACTIVATION a; const char *name; } AB_ONLY_ACT[] = {
     {RELU6, "relu6"}, {SWISH, "swish"}, {MISH, "mish"}, {HARD_MISH, "hard_mish"}, {GELU, "gelu"},

@@ -73,6 +73,13 @@ float dk_bn_inv_sigma(float var)
     return 1.0f / (sqrtf(var) + .000001f);
 }
 
+/* batchnorm_layer.c:forward_batchnorm_layer, not training: x written (the input of the
+   normalisation), x_norm not */
+int dk_bn_inference_writes_x_norm(void)
+{
+    return 0;
+}
+
 const char *dk_layer_refusal(const layer *l, char *buf, size_t n)
 {
     (void)l; (void)buf; (void)n;
