@@ -1,8 +1,10 @@
-// check_batched.c: the convolutions batched over the batch (patch 0014 in darknet, the engine's
-// lin/lin_t/wgrad for groups = 1) against plain per-image versions, on every combination of
-// stride 1/2, padding 0/1, size 1/3, groups 1/2, batch 1/3 with random sizes, and on two layers
-// large enough to be cut into chunks of images.
-//   darknet: forward_/backward_convolutional_layer against a direct convolution loop here.
+// check_batched.c: the convolutions batched over the batch (darknet's: pjreddie's patch 0014,
+// AlexeyAB's 0022; the engine's lin/lin_t/wgrad for groups = 1) against plain per-image versions,
+// on every combination of stride 1/2, padding 0/1, size 1/3, groups 1/2, batch 1/3 with random
+// sizes, and on two layers large enough to be cut into chunks of images.
+//   darknet: forward_/backward_convolutional_layer against a direct convolution loop here; on
+//            AlexeyAB's also the options its batched path leaves to its own loop (stride_x !=
+//            stride_y, dilation 2, one channel and one filter).
 //   engine:  heatmap and regularizer weight gradients with eng_conv_naive = 1 (its per-image loops).
 #include <check.h>
 #include <math.h>
@@ -15,15 +17,27 @@
 #include "testutil.h"
 
 
-typedef struct { int stride, pad, size, groups, batch, c, n, h, w; } conv_shape;
+// stride_y, dilation: AlexeyAB's options (0: stride_y = stride, dilation 1); stride is stride_x there
+typedef struct { int stride, pad, size, groups, batch, c, n, h, w, stride_y, dilation; } conv_shape;
 
 // case i (0..31) -> the combination; channels, filters and sizes drawn from rng. Cases 32, 33:
 // batch 3 with about 400k floats of columns per image, so gemms of 2 images and then 1 (the
 // chunks of patch 0014 and the engine hold about 1M floats), 3x3 and 1x1.
+// Cases 34..36 (AlexeyAB's only, the darknet test): stride_x 2 with stride_y 1, dilation 2, and a
+// 1-channel 1-filter convolution (groups = c = n = 1, as AB's antialiasing blur): AB's own loop.
 #define N_SHAPES 34
+#ifdef DK_FORK_AB
+#define N_DARKNET_SHAPES (N_SHAPES + 3)
+#else
+#define N_DARKNET_SHAPES N_SHAPES
+#endif
 static conv_shape shape_of(int i, uint64_t *rng)
 {
-    conv_shape s;
+    conv_shape s = {0};
+    if (i >= N_SHAPES) {
+        conv_shape ab[3] = {{2, 1, 3, 1, 3, 3, 4, 7, 9, 1, 0}, {1, 1, 3, 1, 3, 2, 3, 8, 8, 0, 2}, {2, 1, 3, 1, 3, 1, 1, 7, 6, 0, 0}};
+        return ab[i - N_SHAPES];
+    }
     if (i >= 32) {
         conv_shape big = {1, i == 32, i == 32 ? 3 : 1, 1, 3, i == 32 ? 40 : 400, 4, 32, 32};
         return big;
@@ -42,19 +56,22 @@ static conv_shape shape_of(int i, uint64_t *rng)
 
 static char *shape_cfg(const conv_shape *s, const char *act, int bn, const char *tail)
 {
-    char *cfg = malloc(2048);
+    char *cfg = malloc(2048), ab[128] = "";
+    if (s->stride_y) snprintf(ab, sizeof ab, "stride_x=%d\nstride_y=%d\n", s->stride, s->stride_y);
+    if (s->dilation) snprintf(ab + strlen(ab), sizeof ab - strlen(ab), "dilation=%d\n", s->dilation);
     snprintf(cfg, 2048,
              "[net]\nbatch=%d\nwidth=%d\nheight=%d\nchannels=%d\n"
              "[convolutional]\nbatch_normalize=%d\nfilters=%d\ngroups=%d\nsize=%d\nstride=%d\npadding=%d\nactivation=%s\n"
-             "%s",
-             s->batch, s->w, s->h, s->c, bn, s->n, s->groups, s->size, s->stride, s->pad, act, tail);
+             "%s%s",
+             s->batch, s->w, s->h, s->c, bn, s->n, s->groups, s->size, s->stride, s->pad, act, ab, tail);
     return cfg;
 }
 
 static void shape_name(const conv_shape *s, char *out, int n)
 {
-    snprintf(out, n, "stride %d pad %d size %d groups %d batch %d c %d n %d %dx%d",
-             s->stride, s->pad, s->size, s->groups, s->batch, s->c, s->n, s->h, s->w);
+    snprintf(out, n, "stride %d pad %d size %d groups %d batch %d c %d n %d %dx%d stride_y %d dilation %d",
+             s->stride, s->pad, s->size, s->groups, s->batch, s->c, s->n, s->h, s->w,
+             s->stride_y ? s->stride_y : s->stride, s->dilation ? s->dilation : 1);
 }
 
 static void assert_close(const float *a, const float *ref, int n, double tol, const char *what, const char *name)
@@ -64,14 +81,20 @@ static void assert_close(const float *a, const float *ref, int n, double tol, co
                       what, name, i, a[i], ref[i]);
 }
 
-#ifndef DK_FORK_AB   // darknet's batched convolutions are pjreddie's patch 0014; AlexeyAB's conv loop is its own
 // ----------------------------------------------------------------------------------------------
 // darknet's layer against a direct convolution: y[b,f,oy,ox] = sum_{ch,ky,kx} W[f,ch,ky,kx] x[b,g*cg+ch,iy,ix]
+// (pjreddie's patch 0014, AlexeyAB's 0022, and AlexeyAB's own loop for what 0022 leaves to it)
 
-// input pixel of output (oy, ox) and kernel offset (ky, kx), or -1 outside (zero padding)
+// input pixel of output (oy, ox) and kernel offset (ky, kx), or -1 outside (zero padding); AB's
+// dilation d spreads the kernel taps d apart and pads by pad*d (its im2col_cpu_ext call)
 static int in_index(const layer *l, int b, int ch, int oy, int ox, int ky, int kx)
 {
+#ifdef DK_FORK_AB
+    int d = l->dilation;
+    int iy = oy * l->stride_y + (ky - l->pad) * d, ix = ox * l->stride_x + (kx - l->pad) * d;
+#else
     int iy = oy * l->stride + ky - l->pad, ix = ox * l->stride + kx - l->pad;
+#endif
     if (iy < 0 || ix < 0 || iy >= l->h || ix >= l->w) return -1;
     return ((b * l->c + ch) * l->h + iy) * l->w + ix;
 }
@@ -125,8 +148,8 @@ START_TEST(darknet_layer_matches_direct_convolution)
     double *dx_ref = malloc(nin * sizeof(double)), *dxmag = malloc(nin * sizeof(double));
     double *wu_ref = malloc(l->nweights * sizeof(double)), *wumag = malloc(l->nweights * sizeof(double));
 
-    // forward: W*x + bias
-    forward_convolutional_layer(*l, *net);
+    // forward: W*x + bias (the fork's forward_convolutional_layer through the adapter)
+    dk_layer_forward(net, 0, net->input, 1);
     for (int i = 0; i < nout; i++) { y[i] = l->biases[i % l->outputs / (l->out_h * l->out_w)]; ymag[i] = fabs(y[i]); }
     FOR_EACH_TERM(l, ADD_TERM(y, ymag, io, (double)l->weights[iw] * net->input[ii]));
     assert_near(l->output, y, ymag, nout, "forward", name);
@@ -142,24 +165,20 @@ START_TEST(darknet_layer_matches_direct_convolution)
         ADD_TERM(wu_ref, wumag, iw, (double)l->delta[io] * net->input[ii]);
         ADD_TERM(dx_ref, dxmag, ii, (double)l->weights[iw] * l->delta[io]);
     });
-    network nb = *net;
-    nb.delta = dx;
-    backward_convolutional_layer(*l, nb);
+    dk_layer_backward(net, 0, net->input, dx, 1);
     assert_near(l->weight_updates, wu_ref, wumag, l->nweights, "weight_updates", name);
     assert_near(dx, dx_ref, dxmag, nin, "net.delta", name);
 
     // and without net.delta (the first layer)
     ref_init(wu_ref, wumag, l->weight_updates, l->nweights);
     FOR_EACH_TERM(l, ADD_TERM(wu_ref, wumag, iw, (double)l->delta[io] * net->input[ii]));
-    nb.delta = NULL;
-    backward_convolutional_layer(*l, nb);
+    dk_layer_backward(net, 0, net->input, NULL, 1);
     assert_near(l->weight_updates, wu_ref, wumag, l->nweights, "weight_updates, no net.delta", name);
 
     free(y); free(ymag); free(dx); free(dx_ref); free(dxmag); free(wu_ref); free(wumag);
     dk_free(net);
 }
 END_TEST
-#endif
 
 // ----------------------------------------------------------------------------------------------
 // the engine: batched against its per-image loops
@@ -250,9 +269,7 @@ Suite *make_batched_suite(void)
     Suite *s = suite_create("batched");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-#ifndef DK_FORK_AB
-    tcase_add_loop_test(tc, darknet_layer_matches_direct_convolution, 0, N_SHAPES);
-#endif
+    tcase_add_loop_test(tc, darknet_layer_matches_direct_convolution, 0, N_DARKNET_SHAPES);
     tcase_add_loop_test(tc, engine_batched_matches_per_image, 0, N_SHAPES);
     suite_add_tcase(s, tc);
     return s;
