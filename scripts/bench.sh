@@ -71,14 +71,14 @@ RES=$TMP/results.txt
 
 # ---- the machine ---------------------------------------------------------------------------
 cores=$(nproc)
-cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+cpumodel=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|avx_vnni)$' | tr '\n' ' ' | sed 's/ $//')
 blascore=$(OPENBLAS_VERBOSE=2 "$BLASB/bench_train" 2>&1 | sed -n 's/^Core: //p' | head -n 1)
 blasver="$(dpkg-query -W -f='${Version}' libopenblas0-openmp 2>/dev/null || echo "?"), OpenMP variant"
 torchver=$($PY -c 'import torch, torchvision; print(torch.__version__, "/ torchvision", torchvision.__version__)')
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
-echo "bench: $cores cores, $cpu; flags: $flags; OpenBLAS $blasver core ${blascore:-?}; torch $torchver; load $load0"
+echo "bench: $cores cores, $cpumodel; flags: $flags; OpenBLAS $blasver core ${blascore:-?}; torch $torchver; load $load0"
 
 # run TAG CMD...: one measurement; its RESULT line goes to $RES prefixed by TAG, TODO if the
 # command answers exit status 3 (not implemented yet), FAIL otherwise.
@@ -239,10 +239,10 @@ if [ -f bench/bench_reg.c ] && [ "$REG" != 0 ]; then
 fi
 
 # ---- the report ----------------------------------------------------------------------------
-M_CORES="$cores" M_CPU="$cpu" M_FLAGS="$flags" M_BLAS="$blasver (core ${blascore:-?})" \
+M_CORES="$cores" M_CPU="$cpumodel" M_FLAGS="$flags" M_BLAS="$blasver (core ${blascore:-?})" \
 M_TORCH="$torchver" M_LOAD0="$load0" M_LOAD1="$load1" M_DATE="$started" M_STEPS="$STEPS" \
 M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" M_METHODS="$methout" M_ALLMETHODS="$allout" M_PROFILE="$profout" \
-M_WAIT="${OMP_WAIT_POLICY:-unset (libgomp's default: spin, then sleep)}" \
+M_WAIT="${OMP_WAIT_POLICY:-unset (the libgomp default: spin, then sleep)}" \
 $PY - "$RES" > "$OUT" <<'PYEOF'
 import os, sys
 
@@ -307,7 +307,10 @@ w("**Machine:** %s cores, %s; CPU flags: %s." % (e["M_CORES"], e["M_CPU"], e["M_
 w("OpenBLAS %s; PyTorch %s (Debian); load average %s at the start, %s at the end."
   % (e["M_BLAS"], e["M_TORCH"], e["M_LOAD0"], e["M_LOAD1"]))
 w("")
-busy = max(float(e["M_LOAD0"].split()[0]), float(e["M_LOAD1"].split()[0])) >= 0.5 * int(e["M_CORES"])
+# busy: the load of other processes, at the start (half the cores or more) or at the end (the bench's own
+# runs keep up to one load point per core in the 1-minute average: more than that and half a core)
+busy = (float(e["M_LOAD0"].split()[0]) >= 0.5 * int(e["M_CORES"])
+        or float(e["M_LOAD1"].split()[0]) >= 1.25 * int(e["M_CORES"]))
 if busy:
     w("**Warning: the machine was busy** (other processes kept the load average at or above half")
     w("the core count). Wall times include waiting for the CPU; 2-thread runs suffer most, since a")

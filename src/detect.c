@@ -167,6 +167,13 @@ int det_kind_parse(const char *name, det_kind *kind)
 
 const char *det_kind_names(void) { return "score, objectness, class, box"; }
 
+const char *det_kind_name(det_kind kind)
+{
+    for (int i = 0; i < N_KINDS; i++)
+        if (KINDS[i].kind == kind) return KINDS[i].name;
+    return "?";
+}
+
 // the target's own entry: the score and (d not NULL) its gradient into d[layer]
 static float own_score(const det_target *t, const network *net, int b, float **d)
 {

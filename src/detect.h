@@ -44,6 +44,8 @@ typedef enum { DET_SCORE, DET_OBJECTNESS, DET_CLASS, DET_BOX } det_kind;
 // "score" | "objectness" | "class" | "box" -> kind: 0, or -1 for an unknown name
 int det_kind_parse(const char *name, det_kind *kind);
 const char *det_kind_names(void);
+// the name det_kind_parse reads for kind
+const char *det_kind_name(det_kind kind);
 
 typedef struct {
     det_detection d;   // the detection explained (on the unperturbed image)

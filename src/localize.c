@@ -85,3 +85,11 @@ double loc_saliency_metric(double area, double p)
 {
     return log(area > 0.05 ? area : 0.05) - log(p > 1e-30 ? p : 1e-30);
 }
+
+void loc_center_map(float *heat, int h, int w)
+{
+    double cy = (h - 1) / 2.0, cx = (w - 1) / 2.0, s = (h < w ? h : w) / 4.0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            heat[y * w + x] = (float)exp(-((y - cy) * (y - cy) + (x - cx) * (x - cx)) / (2 * s * s));
+}

@@ -21,6 +21,10 @@ int loc_score(const float *heat, const unsigned char *gt, int HW, double frac, l
 // image kept only inside B; p below 1e-30 counts as 1e-30). Lower is better.
 double loc_saliency_metric(double area, double p);
 
+// The centre baseline of the evaluations (insdel, detector point): a Gaussian around the image's
+// centre, sigma = min(H, W)/4, into heat (H*W)
+void loc_center_map(float *heat, int h, int w);
+
 // The naive AUC (every positive against every negative pixel): the oracle of loc_score's.
 double loc_auc_naive(const float *heat, const unsigned char *gt, int HW);
 

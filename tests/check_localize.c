@@ -74,6 +74,24 @@ START_TEST(degenerate_cases)
 }
 END_TEST
 
+// the centre baseline: 1 at the centre, exp(-1/2) one sigma = min(H, W)/4 away, mirror-symmetric
+START_TEST(center_map_is_the_centred_gaussian)
+{
+    enum { H = 9, W = 17 };
+    float m[H * W];
+    loc_center_map(m, H, W);
+    ck_assert_float_eq_tol(m[4 * W + 8], 1.0f, 1e-6f);
+    double sigma = H / 4.0;   // 2.25: rows 4 +- 2.25 fall between pixels; columns 8 +- 9/4 too
+    ck_assert_float_eq_tol(m[4 * W + 10], (float)exp(-4.0 / (2 * sigma * sigma)), 1e-6f);
+    ck_assert_float_eq_tol(m[0], (float)exp(-(16.0 + 64.0) / (2 * sigma * sigma)), 1e-6f);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            ck_assert_float_eq_tol(m[y * W + x], m[(H - 1 - y) * W + (W - 1 - x)], 1e-7f);
+            ck_assert(m[y * W + x] <= m[4 * W + 8]);
+        }
+}
+END_TEST
+
 Suite *make_localize_suite(void)
 {
     Suite *s = suite_create("localize");
@@ -81,6 +99,7 @@ Suite *make_localize_suite(void)
     tcase_add_test(tc, scores_by_hand);
     tcase_add_test(tc, auc_against_all_pairs);
     tcase_add_test(tc, degenerate_cases);
+    tcase_add_test(tc, center_map_is_the_centred_gaussian);
     suite_add_tcase(s, tc);
     return s;
 }

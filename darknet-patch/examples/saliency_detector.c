@@ -58,10 +58,9 @@ static void detector_map(int argc, char **argv)
     float thresh = sal_flag_real(argc, argv, "-thresh", 0.5, 0, 0, 1, 1);
     float nms = sal_flag_real(argc, argv, "-nms", 0.45, 0, 0, 1, 0);
     int box = sal_flag_int(argc, argv, "-box", -1, 0, 1 << 20);
-    char *kind_name = sal_flag_str(argc, argv, "-score", "score");
     det_target target;
     memset(&target, 0, sizeof target);
-    if(det_kind_parse(kind_name, &target.kind)) sal_die("-score %s: allowed: %s", kind_name, det_kind_names());
+    target.kind = sal_flag_score(argc, argv);
     mth_opts o;
     sal_detector_method_options(argc, argv, &o);
     int layer_given = o.layer >= 0;
@@ -136,7 +135,7 @@ static void detector_map(int argc, char **argv)
             if(mj->fn(e, sized.data, 0, &o, map, &info, err, sizeof(err))) sal_die("-method %s, box %d: %s", shown, i, err);
             mth_heat_of(mj, map, net->c, net->h, net->w, heat);
             printf("explained: box %d %s %.6f (%s, %s%s): %s; %ld images through the network, %.3f s\n", i, names[dets[i].cls],
-                   dets[i].prob, shown, kind_name, target.match ? ", best match" : "", info.line,
+                   dets[i].prob, shown, det_kind_name(target.kind), target.match ? ", best match" : "", info.line,
                    info.evaluations, what_time_is_it_now() - t0);
             image over = make_image(net->w, net->h, 3);
             cmap_overlay(heat, sized.data, net->c, net->h, net->w, 0.5f, over.data);
@@ -304,8 +303,7 @@ static void detector_point(int argc, char **argv)
     double frac = sal_flag_real(argc, argv, "-threshold", 0.5, 0, 1, 1, 0);
     det_target target;
     memset(&target, 0, sizeof target);
-    char *kind = sal_flag_str(argc, argv, "-score", "score");
-    if(det_kind_parse(kind, &target.kind)) sal_die("-score %s: allowed: %s", kind, det_kind_names());
+    target.kind = sal_flag_score(argc, argv);
     mth_opts o;
     sal_detector_method_options(argc, argv, &o);
     int layer_given = o.layer >= 0;
@@ -329,11 +327,7 @@ static void detector_point(int argc, char **argv)
     int hw = net->w*net->h, c = net->c;
     float *map = calloc(net->inputs, sizeof(float)), *heat = calloc(hw, sizeof(float)), *center = calloc(hw, sizeof(float));
     unsigned char *obj = calloc(hw, 1);
-    double s = net->w < net->h ? net->w/4.0 : net->h/4.0;
-    for(k = 0; k < hw; ++k){
-        double dy = k/net->w - (net->h - 1)/2.0, dx = k%net->w - (net->w - 1)/2.0;
-        center[k] = (float)exp(-(dx*dx + dy*dy)/(2*s*s));
-    }
+    loc_center_map(center, net->h, net->w);
     loc_scores *sum = calloc(nmaps, sizeof(loc_scores));
     int objects = 0, found = 0;
     uint64_t rng = o.seed*0x9E3779B97F4A7C15ull + 7;

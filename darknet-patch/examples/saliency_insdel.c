@@ -27,6 +27,7 @@
 #include "numparse.h"
 #include "rng.h"
 #include "detect.h"
+#include "localize.h"
 
 enum { MAP_METHOD, MAP_FILE, MAP_RANDOM, MAP_CENTER };
 typedef struct { const char *name; int kind; const mth_def *m; } insdel_map;
@@ -137,15 +138,6 @@ static void random_map(uint64_t seed, long index, float *heat, int hw)
     for(i = 0; i < hw; ++i) heat[i] = (float)rng_uniform(&s);
 }
 
-/* the centred Gaussian map, sigma = min(H, W)/4 (the order: by distance from the centre) */
-static void center_map(float *heat, int h, int w)
-{
-    double cy = (h - 1)/2.0, cx = (w - 1)/2.0, s = (h < w ? h : w)/4.0;
-    int y, x;
-    for(y = 0; y < h; ++y)
-        for(x = 0; x < w; ++x) heat[y*w + x] = (float)exp(-((y - cy)*(y - cy) + (x - cx)*(x - cx))/(2*s*s));
-}
-
 /* a growing text (the CSV) */
 typedef struct { char *s; size_t n, cap; } text;
 static void text_add(text *t, const char *s, size_t n)
@@ -221,8 +213,7 @@ static void insdel_main(int argc, char **argv, int det)
         thresh = sal_flag_real(argc, argv, "-thresh", 0.5, 0, 0, 1, 1);
         nms = sal_flag_real(argc, argv, "-nms", 0.45, 0, 0, 1, 0);
         want_box = sal_flag_int(argc, argv, "-box", -1, 0, 1 << 20);
-        char *kind = sal_flag_str(argc, argv, "-score", "score");
-        if(det_kind_parse(kind, &target.kind)) sal_die("-score %s: allowed: %s", kind, det_kind_names());
+        target.kind = sal_flag_score(argc, argv);
     }
     char *methods = sal_flag_str(argc, argv, "-method", 0);
     char *mapfile = sal_flag_str(argc, argv, "-map", 0);
@@ -289,7 +280,7 @@ static void insdel_main(int argc, char **argv, int det)
     int *order = calloc(hw, sizeof(int));
     double *del = calloc(npts, sizeof(double)), *ins = calloc(npts, sizeof(double));
     double *sum_del = calloc((size_t)nmaps*npts, sizeof(double)), *sum_ins = calloc((size_t)nmaps*npts, sizeof(double));
-    center_map(center, h, w);
+    loc_center_map(center, h, w);   /* the order: by distance from the centre */
     scorer sc = {e, 0, K, calloc((size_t)K*eng_batch(e), sizeof(float)), 0};
     itab *t = itab_new();
     text rows = {0, 0, 0};

@@ -560,6 +560,14 @@ void sal_check_detector(network *net, const char *cfg, const char *datacfg, int 
     if(net->c != 3) sal_die("cfg '%s': [net] channels=%d: a detector explained here reads colour images (channels=3)", cfg, net->c);
 }
 
+det_kind sal_flag_score(int argc, char **argv)
+{
+    char *name = sal_flag_str(argc, argv, "-score", "score");
+    det_kind kind;
+    if(det_kind_parse(name, &kind)) sal_die("-score %s: allowed: %s", name, det_kind_names());
+    return kind;
+}
+
 void sal_detector_method_options(int argc, char **argv, mth_opts *o)
 {
     sal_method_options(argc, argv, o);

@@ -103,6 +103,8 @@ void sal_check_detector(network *net, const char *cfg, const char *datacfg, int 
 /* sal_method_options for the detector verbs: rise (D-RISE there) with D-RISE's defaults, 5000 masks
    of a 16 x 16 grid, unless -masks / -cells are given */
 void sal_detector_method_options(int argc, char **argv, mth_opts *o);
+/* the detector verbs' -score (default score): which score of a box the methods explain */
+det_kind sal_flag_score(int argc, char **argv);
 
 /* ---- pictures ---- */
 /* A montage: n pictures (1 or 3 channels, any sizes) side by side on white, each scaled by
