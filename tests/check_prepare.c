@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/wait.h>
 #include <math.h>
 #include "darknet.h"
 #include "data.h"
@@ -25,12 +24,6 @@ static const unsigned char test_labels[NTEST] = {8, 5, 6};
 static const char *tokens[10] = {"tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"};
 
 static char tmp[256];   // this test's directory, made fresh for each test
-
-static const char *darknet_bin(void)
-{
-    const char *d = getenv("DARKNET");
-    return d && d[0] ? d : "./darknet";
-}
 
 // the pixel byte of image i at (y, x): distinct per image and position, covering 0 and 255
 static unsigned char pixel(int set, int i, int y, int x)
@@ -85,21 +78,18 @@ static void make_good_src(void)
     gzip_src();
 }
 
-// runs darknet saliency prepare with extra arguments; the exit status, its output in out
+// runs darknet saliency prepare DATASET tmp/OUTDIR -src tmp/src EXTRA; the exit status, its output
+// in out
+static int prepare_dataset(const char *dataset, const char *outdir, const char *extra, char *out, size_t n)
+{
+    char args[2048];
+    snprintf(args, sizeof(args), "prepare %s %s/%s -src %s/src %s", dataset, tmp, outdir, tmp, extra);
+    return tu_saliency(NULL, args, out, (int)n);
+}
+
 static int prepare(const char *outdir, const char *extra, char *out, size_t n)
 {
-    char cmd[2048], log[512];
-    snprintf(log, sizeof(log), "%s/log", tmp);
-    snprintf(cmd, sizeof(cmd), "%s saliency prepare fashion-mnist %s/%s -src %s/src %s > %s 2>&1",
-             darknet_bin(), tmp, outdir, tmp, extra, log);
-    int st = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t got = f ? fread(out, 1, n - 1, f) : 0;
-    out[got] = 0;
-    if (f) fclose(f);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    tu_check_sanitizer(cmd, rc, out);
-    return rc;
+    return prepare_dataset("fashion-mnist", outdir, extra, out, n);
 }
 
 static char *slurp(const char *path)
@@ -349,18 +339,7 @@ static void make_garments(void)
 
 static int scenes(const char *outdir, const char *extra, char *out, size_t n)
 {
-    char cmd[2048], log[512];
-    snprintf(log, sizeof(log), "%s/log", tmp);
-    snprintf(cmd, sizeof(cmd), "%s saliency prepare fashion-scenes %s/%s -src %s/src %s > %s 2>&1",
-             darknet_bin(), tmp, outdir, tmp, extra, log);
-    int st = system(cmd);
-    FILE *f = fopen(log, "r");
-    size_t got = f ? fread(out, 1, n - 1, f) : 0;
-    out[got] = 0;
-    if (f) fclose(f);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    tu_check_sanitizer(cmd, rc, out);
-    return rc;
+    return prepare_dataset("fashion-scenes", outdir, extra, out, n);
 }
 
 // darknet's detector training reads an image's boxes: fill_truth_detection with no crop, no flip;
