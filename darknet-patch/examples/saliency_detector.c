@@ -49,9 +49,7 @@ static void detector_map(int argc, char **argv)
     static const char *own[] = {"-method", "-out", "-raw", "-batch", "-thresh", "-nms", "-box", "-score", 0};
     if(argc < 8){ saliency_usage_of("detector"); exit(1); }
     char *datacfg = argv[4], *cfg = argv[5], *weights = argv[6], *path = argv[7];
-    const char **flags = sal_flags_with_methods(own);
-    sal_check_flags(argc, argv, 8, flags);
-    free(flags);
+    sal_check_method_flags(argc, argv, 8, own);
     char *method = sal_flag_str(argc, argv, "-method", "vanilla");
     char *prefix = sal_flag_str(argc, argv, "-out", "saliency");
     char *raw = sal_flag_str(argc, argv, "-raw", 0);
@@ -292,9 +290,7 @@ static void detector_point(int argc, char **argv)
     static const char *own[] = {"-method", "-n", "-thresh", "-nms", "-iou", "-batch", "-score", "-threshold", 0};
     if(argc < 7){ saliency_usage_of("detector"); exit(1); }
     char *datacfg = argv[4], *cfg = argv[5], *weights = argv[6];
-    const char **flags = sal_flags_with_methods(own);
-    sal_check_flags(argc, argv, 7, flags);
-    free(flags);
+    sal_check_method_flags(argc, argv, 7, own);
     char *methods = sal_flag_str(argc, argv, "-method", "vanilla,gradcam");
     int n = sal_flag_int(argc, argv, "-n", 200, 1, 1 << 30);
     float thresh = sal_flag_real(argc, argv, "-thresh", 0.5, 0, 0, 1, 1);

@@ -202,9 +202,7 @@ static void insdel_main(int argc, char **argv, int det)
     int a0 = det ? 4 : 3;
     if(argc < a0 + 4){ saliency_usage_of(det ? "detector" : "insdel"); exit(1); }
     char *datacfg = argv[a0], *cfg = argv[a0 + 1], *weights = argv[a0 + 2], *input = argv[a0 + 3];
-    const char **flags = sal_flags_with_methods(det ? own_det : own);
-    sal_check_flags(argc, argv, a0 + 4, flags);
-    free(flags);
+    sal_check_method_flags(argc, argv, a0 + 4, det ? own_det : own);
     float thresh = 0.5f, nms = 0.45f;
     int want_box = -1;
     det_target target;

@@ -28,9 +28,7 @@ void saliency_localize(int argc, char **argv)
     static const char *own[] = {"-method", "-n", "-csv", "-batch", "-threshold", 0};
     if(argc < 6){ loc_usage(); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5];
-    const char **flags = sal_flags_with_methods(own);
-    sal_check_flags(argc, argv, 6, flags);
-    free(flags);
+    sal_check_method_flags(argc, argv, 6, own);
     char *methods = sal_flag_str(argc, argv, "-method", "vanilla");
     int nmax = sal_flag_int(argc, argv, "-n", 500, 1, 100000000);
     char *csv = sal_flag_str(argc, argv, "-csv", 0);

@@ -25,9 +25,7 @@ void saliency_map(int argc, char **argv)
     static const char *own[] = {"-method", "-class", "-out", "-raw", "-batch", 0};
     if(argc < 7){ saliency_usage_of("map"); exit(1); }
     char *datacfg = argv[3], *cfg = argv[4], *weights = argv[5], *path = argv[6];
-    const char **flags = sal_flags_with_methods(own);
-    sal_check_flags(argc, argv, 7, flags);
-    free(flags);
+    sal_check_method_flags(argc, argv, 7, own);
     char *method = sal_flag_str(argc, argv, "-method", "vanilla");
     char *prefix = sal_flag_str(argc, argv, "-out", "saliency");
     char *raw = sal_flag_str(argc, argv, "-raw", 0);

@@ -403,7 +403,7 @@ void sal_method_options(int argc, char **argv, mth_opts *o)
     if(ecfg) xpl_method_options(o, ecfg, eweights);
 }
 
-const char **sal_flags_with_methods(const char *const *own)
+void sal_check_method_flags(int argc, char **argv, int first, const char *const *own)
 {
     int n = 0, m = 0, i;
     while(own[n]) ++n;
@@ -411,7 +411,8 @@ const char **sal_flags_with_methods(const char *const *own)
     const char **all = calloc(n + m + 1, sizeof(char *));
     for(i = 0; i < n; ++i) all[i] = own[i];
     for(i = 0; i < m; ++i) all[n + i] = sal_method_flags[i];
-    return all;
+    sal_check_flags(argc, argv, first, all);
+    free(all);
 }
 
 // ---- progress --------------------------------------------------------------------------------

@@ -86,11 +86,11 @@ eng_method sal_flag_method(int argc, char **argv, const char *def);
 void sal_method_options(int argc, char **argv, mth_opts *o);
 /* the flags sal_method_options reads, NULL-terminated */
 extern const char *const sal_method_flags[];
-/* a verb's own flags followed by sal_method_flags, NULL-terminated (calloc'd), for sal_check_flags */
-const char **sal_flags_with_methods(const char *const *own);
 /* dies on an argument from argv[first] on that is not one of known (the flags that take a value)
    followed by its value, or a flag given twice */
 void sal_check_flags(int argc, char **argv, int first, const char **known);
+/* sal_check_flags with a verb's own flags followed by sal_method_flags (a verb that runs methods) */
+void sal_check_method_flags(int argc, char **argv, int first, const char *const *own);
 
 /* ---- detectors ---- */
 /* darknet's detector forward of one image x (the network input, letterboxed as `detector test`
