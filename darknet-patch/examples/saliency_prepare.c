@@ -196,6 +196,9 @@ static prep_text prep_write_set(idx_file *imgs, idx_file *labs, int count, int s
 
 static void prepare_scenes(int argc, char **argv);
 
+static void prep_write_data_cfg(const char *outdir, const char *file, const char *train, const char *valid,
+                                char delim, int keep_same, char *path, char *labels, char *names);
+
 void saliency_prepare(int argc, char **argv)
 {
     static const char *flags[] = {"-train", "-test", "-size", "-src", 0};
@@ -234,36 +237,14 @@ void saliency_prepare(int argc, char **argv)
         idx_free(&labs);
     }
 
-    char path[4096], trainlist[4096], testlist[4096], labels[4096], names[4096], backup[4096];
+    char path[4096], trainlist[4096], testlist[4096], labels[4096], names[4096];
     snprintf(trainlist, sizeof(trainlist), "%s/train.list", outdir);
     snprintf(testlist, sizeof(testlist), "%s/test.list", outdir);
-    snprintf(labels, sizeof(labels), "%s/labels.txt", outdir);
-    snprintf(names, sizeof(names), "%s/names.txt", outdir);
-    snprintf(backup, sizeof(backup), "%s/backup", outdir);
     sal_write_file(trainlist, lists[0].s, lists[0].len);
     sal_write_file(testlist, lists[1].s, lists[1].len);
     free(lists[0].s);
     free(lists[1].s);
-
-    prep_text t = {0}, nm = {0};
-    for(i = 0; i < PREP_CLASSES; ++i){
-        char line[64];
-        snprintf(line, sizeof(line), "_%s.", prep_token[i]);
-        prep_append(&t, line);
-        prep_append(&nm, prep_name[i]);
-    }
-    sal_write_file(labels, t.s, t.len);
-    sal_write_file(names, nm.s, nm.len);
-    free(t.s);
-    free(nm.s);
-
-    prep_mkdir(backup);
-    char data[32768];
-    int n = snprintf(data, sizeof(data),
-                     "classes=%d\ntrain=%s\nvalid=%s\nlabels=%s\nnames=%s\nbackup=%s\ntop=1\n",
-                     PREP_CLASSES, trainlist, testlist, labels, names, backup);
-    snprintf(path, sizeof(path), "%s/fashion.data", outdir);
-    sal_write_file(path, data, n);
+    prep_write_data_cfg(outdir, "fashion.data", trainlist, testlist, '_', 0, path, labels, names);
     printf("wrote: %s %s %s %s %s (%d train, %d test images)\n", path, trainlist, testlist, labels, names, counts[0], counts[1]);
 }
 
@@ -349,6 +330,44 @@ static int scn_put_text(const char *path, const char *data, size_t n)
     if(scn_file_is(path, data, n)) return 0;
     sal_write_file(path, data, n);
     return 1;
+}
+
+/* writes data unless keep_same and path already holds exactly it */
+static void prep_put(const char *path, const char *data, size_t n, int keep_same)
+{
+    if(!keep_same || !scn_file_is(path, data, n)) sal_write_file(path, data, n);
+}
+
+/* what both datasets' data cfg names beside the lists: labels.txt (each class's token between
+   delim and '.': darknet reads an image's classes from its path), names.txt, backup/, and
+   <outdir>/<file> itself; keep_same: a file already holding its bytes is not written again.
+   path, labels, names (4096 bytes each): the data cfg's, labels.txt's and names.txt's paths. */
+static void prep_write_data_cfg(const char *outdir, const char *file, const char *train, const char *valid,
+                                char delim, int keep_same, char *path, char *labels, char *names)
+{
+    char backup[4096];
+    snprintf(labels, 4096, "%s/labels.txt", outdir);
+    snprintf(names, 4096, "%s/names.txt", outdir);
+    snprintf(backup, sizeof(backup), "%s/backup", outdir);
+    prep_text t = {0}, nm = {0};
+    int i;
+    for(i = 0; i < PREP_CLASSES; ++i){
+        char line[64];
+        snprintf(line, sizeof(line), "%c%s.", delim, prep_token[i]);
+        prep_append(&t, line);
+        prep_append(&nm, prep_name[i]);
+    }
+    char data[32768];
+    int n = snprintf(data, sizeof(data),
+                     "classes=%d\ntrain=%s\nvalid=%s\nlabels=%s\nnames=%s\nbackup=%s\ntop=1\n",
+                     PREP_CLASSES, train, valid, labels, names, backup);
+    snprintf(path, 4096, "%s/%s", outdir, file);
+    prep_put(labels, t.s, t.len, keep_same);
+    prep_put(names, nm.s, nm.len, keep_same);
+    prep_mkdir(backup);
+    prep_put(path, data, n, keep_same);
+    free(t.s);
+    free(nm.s);
 }
 
 /* The scenes of one set into <out>/<set>/: NNNNN.<token>[.<token>...].png, NNNNN...._mask.png,
@@ -453,7 +472,7 @@ static void prepare_scenes(int argc, char **argv)
         idx_free(&labs);
     }
 
-    char path[4096], list_path[2][4096], labels[4096], names[4096], backup[4096];
+    char path[4096], list_path[2][4096], labels[4096], names[4096];
     for(i = 0; i < 2; ++i){
         snprintf(list_path[i], sizeof(list_path[i]), "%s/%s.list", outdir, sets[i]);
         scn_put_text(list_path[i], lists[i].s, lists[i].len);
@@ -462,28 +481,7 @@ static void prepare_scenes(int argc, char **argv)
         free(lists[i].s);
         free(tags[i].s);
     }
-    snprintf(labels, sizeof(labels), "%s/labels.txt", outdir);
-    snprintf(names, sizeof(names), "%s/names.txt", outdir);
-    snprintf(backup, sizeof(backup), "%s/backup", outdir);
-    prep_text t = {0}, nm = {0};
-    for(i = 0; i < PREP_CLASSES; ++i){
-        char line[64];
-        snprintf(line, sizeof(line), ".%s.", prep_token[i]);
-        prep_append(&t, line);
-        prep_append(&nm, prep_name[i]);
-    }
-    scn_put_text(labels, t.s, t.len);
-    scn_put_text(names, nm.s, nm.len);
-    free(t.s);
-    free(nm.s);
-
-    prep_mkdir(backup);
-    char data[32768];
-    int n = snprintf(data, sizeof(data),
-                     "classes=%d\ntrain=%s\nvalid=%s\nlabels=%s\nnames=%s\nbackup=%s\ntop=1\n",
-                     PREP_CLASSES, list_path[0], list_path[1], labels, names, backup);
-    snprintf(path, sizeof(path), "%s/scenes.data", outdir);
-    scn_put_text(path, data, n);
+    prep_write_data_cfg(outdir, "scenes.data", list_path[0], list_path[1], '.', 1, path, labels, names);
     printf("wrote: %s %s %s %s %s (%d train scenes with %d garments, %d test scenes with %d garments)\n",
            path, list_path[0], list_path[1], labels, names, counts[0], objs[0], counts[1], objs[1]);
 }
