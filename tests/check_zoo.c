@@ -41,11 +41,12 @@ static const struct { const char *cfg, *why; } EXCLUDED[] = {
     {"rnn.train.cfg", "recurrent: the rnn.cfg model for training"},
 #ifdef DK_FORK_AB
     // AlexeyAB's tree (the pruned archive's cfg/: its 23 classifier cfgs)
-    {"resnet50.cfg", "AlexeyAB's parser asserts (parse_shortcut) that a shortcut's from-layer has the shortcut's size; "
-                     "this cfg's stride-2 convolution sits inside the residual branch (../shared/spec/alexeyab.md 2, 4.9)"},
-    {"resnet101.cfg", "the same parse assertion as resnet50.cfg"},
-    {"resnet152.cfg", "the same parse assertion as resnet50.cfg"},
-    {"resnext152-32x4d.cfg", "the same parse assertion as resnet50.cfg"},
+    {"resnet50.cfg", "AlexeyAB's parser takes no shortcut whose from-layer has another size than the shortcut "
+                     "(parse_shortcut: an assertion, an error naming it since patch 0020); this cfg's stride-2 "
+                     "convolution sits inside the residual branch (../shared/spec/alexeyab.md 2, 4.9)"},
+    {"resnet101.cfg", "the same shortcut of two sizes as resnet50.cfg"},
+    {"resnet152.cfg", "the same shortcut of two sizes as resnet50.cfg"},
+    {"resnext152-32x4d.cfg", "the same shortcut of two sizes as resnet50.cfg"},
     {"darknet53_448_xnor.cfg", "xnor=1 convolutions (binary weights and inputs): the engine has no rule for them, and "
                                "AlexeyAB's CPU training forward of this cfg crashes (a segmentation fault in darknet)"},
     {"efficientnet-lite3.cfg", "activation=relu6: AlexeyAB's CPU activate() has no case for it and returns 0, so every "

@@ -421,7 +421,7 @@ const char *tu_fork_skip(const char *name)
 {
 #ifdef DK_FORK_AB
     if (!strncmp(name, "crop", 4)) return "AlexeyAB's [crop] keeps no record of its window: the engine refuses it there";
-    if (!strcmp(name, "shortcut_downsample")) return "AlexeyAB's parser asserts that a shortcut's from-layer has the shortcut's size";
+    if (!strcmp(name, "shortcut_downsample")) return "AlexeyAB's parser takes no shortcut whose from-layer has another size (patch 0020: an error naming it)";
 #endif
     (void)name;
     return NULL;
