@@ -73,7 +73,7 @@ static void assert_close(const char *name, const float *a, const float *ref, siz
 }
 
 // ----------------------------------------------------------------------------------------------
-// im2col / col2im (patch 0050)
+// im2col / col2im (patches 0050, 0057)
 
 typedef struct { int c, h, w, k, s, p, oh, ow; float *im, *col; } conv_ctx;
 
@@ -87,6 +87,8 @@ static void conv_geometry(conv_ctx *x, int c, int h, int w, int k, int s, int p)
 static void op_im2col(void *ctx, float *out)
 {
     conv_ctx *x = ctx;
+    size_t n = (size_t)x->c * x->k * x->k * x->oh * x->ow;
+    for (size_t i = 0; i < n; i++) out[i] = 7;   // im2col writes every column, zeros included
     im2col_cpu(x->im, x->c, x->h, x->w, x->k, x->s, x->p, out);
 }
 
@@ -117,8 +119,11 @@ static void im2col_ref(const conv_ctx *x, float *col, int transpose, float *im)
 
 START_TEST(im2col_col2im_equal_serial)
 {
-    // 3x3 pad 1, 3x3/2 pad 1, 1x1/2 (ResNet's projections), 7x7/2 pad 3 (the stem)
-    static const int g[][6] = {{16, 21, 19, 3, 1, 1}, {24, 25, 23, 3, 2, 1}, {128, 40, 38, 1, 2, 0}, {3, 64, 62, 7, 2, 3}};
+    // 3x3 pad 1, 3x3/2 pad 1, 1x1/2 (ResNet's projections), 7x7/2 pad 3 (the stem); patch 0057's
+    // edges: 5x5/3 pad 2, 3x3/2 pad 3 (whole rows and columns in the padding), 3x3 pad 0, and a
+    // 5x5/2 pad 2 kernel wider than its 3-pixel-wide image
+    static const int g[][6] = {{16, 21, 19, 3, 1, 1}, {24, 25, 23, 3, 2, 1}, {128, 40, 38, 1, 2, 0}, {3, 64, 62, 7, 2, 3},
+                               {160, 9, 7, 5, 3, 2}, {80, 10, 11, 3, 2, 3}, {48, 12, 11, 3, 1, 0}, {400, 9, 3, 5, 2, 2}};
     uint64_t rng = 11;
     for (unsigned i = 0; i < sizeof g / sizeof g[0]; i++) {
         conv_ctx x;
