@@ -129,8 +129,9 @@ SANENV := ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:exitcode=86:detect_leaks
 endif
 
 # Every Check suite (tests/check_<module>.c); CK_RUN_SUITE=name picks one, CK_FORK=no to debug.
-# OpenMP's threads sleep while they wait (unless OMP_WAIT_POLICY says otherwise): on a machine
-# shared with other jobs a spinning thread takes the core its partner needs (docs/build.md, Threads).
+# OpenMP's threads sleep while they wait (unless OMP_WAIT_POLICY says otherwise): the suites share
+# the cores with each other, where a spinning thread takes the core its partner needs (docs/build.md,
+# Threads; check_wait runs darknet with the variables unset).
 test: $(BUILD)/check_all
 	$(SANENV) OMP_WAIT_POLICY=$${OMP_WAIT_POLICY:-passive} DARKNET=$(DK)/darknet $(BUILD)/check_all
 

@@ -34,6 +34,7 @@
 #include "methods.h"
 #include "rng.h"
 #include "saliency_util.h"
+#include "waitpolicy.h"
 
 static double clock_sec(clockid_t id)
 {
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
                         "       [-methods NAME,...|all] [-single 0|1] [-masks N] [-iterations N] [-warmup W]\n", argv[0]);
         return 2;
     }
+    // OpenMP's wait policy as darknet itself chooses it (patch 0056): restarts once, argv unchanged
+    wait_apply(argc, argv, 1);
     char *cfg = argv[1], tmp[512] = "";
     int size = find_int_arg(argc, argv, "-size", 0);
     int threads = find_int_arg(argc, argv, "-threads", 1);

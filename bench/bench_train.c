@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "darknet.h"
 #include "gemm.h"   // gemm_backend, gemm_set_threads (patch 0011)
+#include "waitpolicy.h"
 
 static double clock_sec(clockid_t id)
 {
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s CFG [-steps N] [-warmup W] [-threads T] [-seed S]\n", argv[0]);
         return 2;
     }
+    // OpenMP's wait policy as darknet itself chooses it (patch 0056): restarts once, argv unchanged
+    wait_apply(argc, argv, 1);
     int steps = find_int_arg(argc, argv, "-steps", 10);
     int warmup = find_int_arg(argc, argv, "-warmup", 2);
     int threads = find_int_arg(argc, argv, "-threads", 1);
@@ -107,12 +110,15 @@ int main(int argc, char **argv)
     double median = (steps % 2) ? t[steps / 2] : 0.5 * (t[steps / 2 - 1] + t[steps / 2]);
     double cpu_median = (steps % 2) ? cpu[steps / 2] : 0.5 * (cpu[steps / 2 - 1] + cpu[steps / 2]);
 
+    char wait[64];   // one word in the RESULT line: "spin_1000", "passive"
+    snprintf(wait, sizeof(wait), "%s", wait_name());
+    for(char *q = wait; *q; ++q) if(*q == ' ') *q = '_';
     char mode[64];
     snprintf(mode, sizeof(mode), "%s%s%s", reg ? method : "plain", reg ? "-" : "", reg ? reg : "");
     printf("RESULT system=darknet mode=%s gemm=%s threads=%d batch=%d size=%dx%d steps=%d warmup=%d "
-           "median_s=%.4f min_s=%.4f max_s=%.4f cpu_s=%.4f peak_rss_mb=%.0f base_rss_mb=%.0f loss=%g\n",
+           "median_s=%.4f min_s=%.4f max_s=%.4f cpu_s=%.4f peak_rss_mb=%.0f base_rss_mb=%.0f loss=%g wait=%s\n",
            mode, gemm_backend(), threads, B, net->w, net->h, steps, warmup,
-           median, t[0], t[steps - 1], cpu_median, peak_rss_mb(), base_mb, loss);
+           median, t[0], t[steps - 1], cpu_median, peak_rss_mb(), base_mb, loss, wait);
     if(!isfinite(loss)) fprintf(stderr, "bench_train: warning: loss is %g\n", loss);
     free(t);
     free(cpu);

@@ -25,8 +25,10 @@ cd "$(dirname "$0")/.."
 unset MAKEFLAGS MFLAGS MAKELEVEL 2>/dev/null || true
 
 BUILD=${BUILD:-build}
-# OpenMP's waiting threads sleep (as darknet itself sets it, patch 0056) unless told otherwise
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+# OpenMP's wait policy: each darknet binary chooses it at start as darknet does (patch 0056,
+# src/waitpolicy.c: a short spin when each thread has an idle core, else sleeping; the RESULT
+# lines say which), PyTorch runs with libgomp's default (spin, then sleep). OMP_WAIT_POLICY or
+# GOMP_SPINCOUNT set for make bench applies to both.
 CONFIGS=${BENCH_CONFIGS:-"64:16:1 64:16:2 224:4:1 224:4:2"}
 STEPS=${BENCH_STEPS:-5}
 WARMUP=${BENCH_WARMUP:-2}
@@ -146,7 +148,8 @@ if [ "$PROFILE" != 0 ] && command -v perf >/dev/null 2>&1; then
         extra=""; [ "$mode" = plain ] || extra="-reg $mode -method exact -lambda $LAMBDA"
         echo "bench: perf profile, ${size}x$size batch $batch, $mode, 2 threads"
         # shellcheck disable=SC2086
-        if OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 perf record -q -o "$TMP/perf-$size.data" \
+        # passive: a waiting thread takes no samples, so the second thread's samples are its work
+        if OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 perf record -q -o "$TMP/perf-$size.data" \
                 "$BLASB/bench_train" "$pcfg" -steps 4 -warmup 0 -threads 2 $extra >/dev/null 2>&1; then
             profout="$profout
 ### ${size}×$size, batch $batch, $mode step, 2 threads
@@ -167,8 +170,8 @@ METHOD_CONFIGS=${BENCH_METHOD_CONFIGS:-"64:32:1 64:32:2 224:8:1 224:8:2"}
 methout=""
 if [ "$METHODS" != 0 ]; then
     make --no-print-directory BUILD="$BLASB" "$BLASB/bench_methods" >/dev/null
-    methout="| size | batch | threads | method | darknet CPU s/image | one call a point | PyTorch CPU s/image | darknet/PyTorch |
-|---|---|---|---|---|---|---|---|"
+    methout="| size | batch | threads | method | darknet CPU s/image | one call a point | PyTorch CPU s/image | darknet/PyTorch | darknet wall s/image | PyTorch wall s/image | wall darknet/PyTorch |
+|---|---|---|---|---|---|---|---|---|---|---|"
     for c in $METHOD_CONFIGS; do
         size=${c%%:*}; rest=${c#*:}; batch=${rest%%:*}; th=${rest#*:}
         export OPENBLAS_NUM_THREADS="$th" OMP_NUM_THREADS="$th"
@@ -177,12 +180,15 @@ if [ "$METHODS" != 0 ]; then
         for m in integrated smoothgrad; do
             d=$(echo "$dkl" | grep "method=$m " | sed -n 's/.*batch='"$batch"' wall_s=[^ ]* cpu_s=\([^ ]*\).*/\1/p')
             one=$(echo "$dkl" | grep "method=$m " | sed -n 's/.*| batch=1 wall_s=[^ ]* cpu_s=\([^ ]*\).*/\1/p')
-            t=$($PY bench/torch_methods.py --method $m --size "$size" --batch "$batch" --threads "$th" --images 3 2>/dev/null |
-                sed -n 's/.*cpu_s=\([^ ]*\).*/\1/p')
+            dw=$(echo "$dkl" | grep "method=$m " | sed -n 's/.*batch='"$batch"' wall_s=\([^ ]*\) .*/\1/p')
+            tl=$($PY bench/torch_methods.py --method $m --size "$size" --batch "$batch" --threads "$th" --images 3 2>/dev/null)
+            t=$(echo "$tl" | sed -n 's/.*cpu_s=\([^ ]*\).*/\1/p')
+            tw=$(echo "$tl" | sed -n 's/.*median_s=\([^ ]*\).*/\1/p')
             r=$(awk -v a="$d" -v b="$t" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "—" }')
-            echo "bench: $m ${size}x$size b$batch t$th: darknet ${d:-?} s, one call a point ${one:-?} s, PyTorch ${t:-?} s: $r"
+            rw=$(awk -v a="$dw" -v b="$tw" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "—" }')
+            echo "bench: $m ${size}x$size b$batch t$th: darknet ${d:-?} s (wall ${dw:-?}), one call a point ${one:-?} s, PyTorch ${t:-?} s (wall ${tw:-?}): $r (wall $rw)"
             methout="$methout
-| $size | $batch | $th | $m | ${d:-—} | ${one:-—} | ${t:-—} | $r |"
+| $size | $batch | $th | $m | ${d:-—} | ${one:-—} | ${t:-—} | $r | ${dw:-—} | ${tw:-—} | $rw |"
         done
     done
 fi
@@ -242,7 +248,7 @@ fi
 M_CORES="$cores" M_CPU="$cpumodel" M_FLAGS="$flags" M_BLAS="$blasver (core ${blascore:-?})" \
 M_TORCH="$torchver" M_LOAD0="$load0" M_LOAD1="$load1" M_DATE="$started" M_STEPS="$STEPS" \
 M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" M_METHODS="$methout" M_ALLMETHODS="$allout" M_PROFILE="$profout" \
-M_WAIT="${OMP_WAIT_POLICY:-unset (the libgomp default: spin, then sleep)}" \
+M_WAIT="$(if [ -n "${OMP_WAIT_POLICY:-}${GOMP_SPINCOUNT:-}" ]; then echo "set for the run: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-}, darknet and PyTorch alike"; fi)" \
 $PY - "$RES" > "$OUT" <<'PYEOF'
 import os, sys
 
@@ -328,7 +334,14 @@ w("measurement is a separate process; one configuration's rows run back to back.
 w("darknet's own gemm loops (built `BLAS=0 OPENMP=1`, so its `omp parallel for` gets the same thread")
 w("count); *BLAS* is patch 0011's `cblas_sgemm` (`BLAS=1`) with Debian's OpenMP OpenBLAS and darknet's")
 w("own loops (im2col/col2im, batch norm, activations, pooling, shortcut, the update) and the engine's")
-w("passes threaded by OpenMP (`OPENMP=1`, patches 0050-0055; issue 14). OMP_WAIT_POLICY: %s." % e["M_WAIT"])
+w("passes threaded by OpenMP (`OPENMP=1`, patches 0050-0057; issue 14).")
+waits = sorted(set(r.get("wait", "?") for r in rows.values() if isinstance(r, dict) and r.get("system") == "darknet"))
+if e["M_WAIT"]:
+    w("OpenMP's wait policy: %s." % e["M_WAIT"])
+else:
+    w("OpenMP's wait policy: darknet's binaries chose theirs at start as `darknet` does (patch 0056:")
+    w("a short spin, GOMP_SPINCOUNT=1000, when each thread has an idle core, else sleeping); they got: %s." % ", ".join(waits))
+    w("PyTorch ran with libgomp's default (spin up to 300000 rounds, then sleep).")
 w("")
 w("## Plain training step (s/step)")
 w("")

@@ -6,6 +6,8 @@
 
 #include "darknet.h"
 #include "saliency_util.h"
+#include "gemm.h"
+#include "waitpolicy.h"
 
 void saliency_map(int argc, char **argv);
 void saliency_prepare(int argc, char **argv);
@@ -68,6 +70,9 @@ static void saliency_usage(void)
     fprintf(stderr, "usage: darknet saliency <verb> ...\n");
     for(i = 0; i < N_VERBS; ++i) fprintf(stderr, "  %s\n", VERBS[i].usage);
     fprintf(stderr, "every verb: -threads N (default: OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else every core)\n");
+    fprintf(stderr, "OpenMP's idle threads: a short spin when each thread has an idle core at start, else sleep\n"
+                    "  (OMP_WAIT_POLICY or GOMP_SPINCOUNT set: as set). This run: %d thread%s, wait: %s\n",
+            gemm_threads(), gemm_threads() == 1 ? "" : "s", wait_name());
 }
 
 void saliency_usage_of(const char *verb)
