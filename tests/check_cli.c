@@ -229,11 +229,11 @@ START_TEST(flags_are_read_strictly)
 END_TEST
 
 // One heatmap whatever the thread count (-threads 1 and 2) and OpenMP's wait policy: unset, darknet
-// restarts itself once with OMP_WAIT_POLICY=passive (patch 0056), with the same arguments.
+// restarts itself once with a short spin or passive set (patch 0056, check_wait), same arguments.
 START_TEST(map_same_on_threads_and_wait_policies)
 {
     setup();
-    static const char *envs[] = {"OMP_WAIT_POLICY=passive", "env -u OMP_WAIT_POLICY", "OMP_WAIT_POLICY=active"};
+    static const char *envs[] = {"OMP_WAIT_POLICY=passive", "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT", "OMP_WAIT_POLICY=active"};
     int n = 16 * 12 * 3;
     float *ref = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
     for (int i = 0; i < 6; i++) {
