@@ -75,6 +75,33 @@ RES=$TMP/results.txt
 cores=$(nproc)
 cpumodel=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(sse4_2|avx|avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|avx_vnni)$' | tr '\n' ' ' | sed 's/ $//')
+# OpenBLAS's kernel. Some machines' environments force one (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE:
+# older OpenBLAS builds crashed or computed wrong results on their CPUs); a user's machine runs the
+# kernel OpenBLAS picks for its CPU. So the bench unsets both for every command, darknet and
+# PyTorch alike, once one regularized step (forward, backward, the engine's passes) gives the same
+# loss with and without them; BENCH_KEEP_CORETYPE=1 keeps them. Tests and CI never change them.
+coremsg=""
+if [ -n "${OPENBLAS_CORETYPE:-}${OPENBLAS_L2_SIZE:-}" ]; then
+    forced="OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-}"
+    if [ "${BENCH_KEEP_CORETYPE:-0}" = 1 ]; then
+        coremsg="this machine's environment sets $forced; kept (BENCH_KEEP_CORETYPE=1)"
+    else
+        ccfg=$TMP/coretype.cfg
+        sed -e "s/^width=.*/width=64/" -e "s/^height=.*/height=64/" -e "s/^batch=.*/batch=4/" \
+            -e "s/^subdivisions=.*/subdivisions=1/" -e "s/^learning_rate=.*/learning_rate=0/" $CFG > "$ccfg"
+        closs() { "$@" "$BLASB/bench_train" "$ccfg" -steps 1 -warmup 0 -threads 1 -reg tv -method exact 2>/dev/null |
+                  sed -n 's/.* loss=\([^ ]*\).*/\1/p'; }
+        la=$(closs env)
+        lb=$(closs env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE)
+        if awk -v a="$la" -v b="$lb" 'BEGIN { d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a; exit !(a != "" && b != "" && d <= 1e-4 * m) }'; then
+            coremsg="this machine's environment sets $forced; unset for every command of the bench (one regularized step: loss $la with them, $lb without)"
+            unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+        else
+            coremsg="this machine's environment sets $forced; kept, since one regularized step differs without them (loss $la with, $lb without)"
+        fi
+    fi
+    echo "bench: $coremsg"
+fi
 blascore=$(OPENBLAS_VERBOSE=2 "$BLASB/bench_train" 2>&1 | sed -n 's/^Core: //p' | head -n 1)
 blasver="$(dpkg-query -W -f='${Version}' libopenblas0-openmp 2>/dev/null || echo "?"), OpenMP variant"
 torchver=$($PY -c 'import torch, torchvision; print(torch.__version__, "/ torchvision", torchvision.__version__)')
@@ -248,7 +275,7 @@ fi
 M_CORES="$cores" M_CPU="$cpumodel" M_FLAGS="$flags" M_BLAS="$blasver (core ${blascore:-?})" \
 M_TORCH="$torchver" M_LOAD0="$load0" M_LOAD1="$load1" M_DATE="$started" M_STEPS="$STEPS" \
 M_WARMUP="$WARMUP" M_REGOUT="$regout" M_LR="$LR" M_METHODS="$methout" M_ALLMETHODS="$allout" M_PROFILE="$profout" \
-M_WAIT="$(if [ -n "${OMP_WAIT_POLICY:-}${GOMP_SPINCOUNT:-}" ]; then echo "set for the run: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-}, darknet and PyTorch alike"; fi)" \
+M_CORETYPE="$coremsg" M_WAIT="$(if [ -n "${OMP_WAIT_POLICY:-}${GOMP_SPINCOUNT:-}" ]; then echo "set for the run: OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-} GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-}, darknet and PyTorch alike"; fi)" \
 $PY - "$RES" > "$OUT" <<'PYEOF'
 import os, sys
 
@@ -312,6 +339,8 @@ w("")
 w("**Machine:** %s cores, %s; CPU flags: %s." % (e["M_CORES"], e["M_CPU"], e["M_FLAGS"]))
 w("OpenBLAS %s; PyTorch %s (Debian); load average %s at the start, %s at the end."
   % (e["M_BLAS"], e["M_TORCH"], e["M_LOAD0"], e["M_LOAD1"]))
+if e.get("M_CORETYPE"):
+    w("OpenBLAS's kernel: %s." % e["M_CORETYPE"])
 w("")
 # busy: the load of other processes, at the start (half the cores or more) or at the end (the bench's own
 # runs keep up to one load point per core in the 1-minute average: more than that and half a core)
@@ -491,7 +520,9 @@ if e.get("M_METHODS"):
     w("## Saliency methods per image (bench/bench_methods.c against bench/torch_methods.py)")
     w("")
     w("Integrated gradients (K = 32, black baseline, right rule) and SmoothGrad (N = 25 of the vanilla")
-    w("gradient) of one image of ResNet-18, process CPU seconds; target darknet/PyTorch <= 1.0.")
+    w("gradient) of one image of ResNet-18, process CPU seconds and wall seconds per image (the median")
+    w("of the repetitions; wall on 1 / wall on 2 threads is the methods' speed-up from the second")
+    w("core); target darknet/PyTorch <= 1.0.")
     w("")
     w(e["M_METHODS"])
 if e.get("M_ALLMETHODS"):
