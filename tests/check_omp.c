@@ -121,9 +121,11 @@ START_TEST(im2col_col2im_equal_serial)
 {
     // 3x3 pad 1, 3x3/2 pad 1, 1x1/2 (ResNet's projections), 7x7/2 pad 3 (the stem); patch 0057's
     // edges: 5x5/3 pad 2, 3x3/2 pad 3 (whole rows and columns in the padding), 3x3 pad 0, and a
-    // 5x5/2 pad 2 kernel wider than its 3-pixel-wide image
+    // 5x5/2 pad 2 kernel wider than its 3-pixel-wide image, a 7x7/4 pad 3 one whose first columns
+    // never reach the image
     static const int g[][6] = {{16, 21, 19, 3, 1, 1}, {24, 25, 23, 3, 2, 1}, {128, 40, 38, 1, 2, 0}, {3, 64, 62, 7, 2, 3},
-                               {160, 9, 7, 5, 3, 2}, {80, 10, 11, 3, 2, 3}, {48, 12, 11, 3, 1, 0}, {400, 9, 3, 5, 2, 2}};
+                               {160, 9, 7, 5, 3, 2}, {80, 10, 11, 3, 2, 3}, {48, 12, 11, 3, 1, 0}, {400, 9, 3, 5, 2, 2},
+                               {1200, 5, 2, 7, 4, 3}};
     uint64_t rng = 11;
     for (unsigned i = 0; i < sizeof g / sizeof g[0]; i++) {
         conv_ctx x;
