@@ -213,6 +213,51 @@ static void op_normalize_delta(void *ctx, float *out)
     normalize_delta_cpu(c->x, c->mean, c->var, c->md, c->vd, c->b, c->f, c->sp, out);
 }
 
+// darknet's batch norm loops as they were before patch 0058 (sums in the output array, pow, the
+// filter's terms per element, each sum in serial order): the patched ones sum in a register, which
+// darknet's -Ofast vectorizes, so the order of a sum's terms changes: within float rounding
+static void old_mean_var(const bn_ctx *c, float *mean, float *var)
+{
+    for (int i = 0; i < c->f; i++) {
+        mean[i] = 0;
+        for (int j = 0; j < c->b; j++) for (int k = 0; k < c->sp; k++) mean[i] += c->x[j * c->f * c->sp + i * c->sp + k];
+        mean[i] *= (float)(1. / (c->b * c->sp));
+    }
+    for (int i = 0; i < c->f; i++) {
+        var[i] = 0;
+        for (int j = 0; j < c->b; j++)
+            for (int k = 0; k < c->sp; k++) var[i] += pow((c->x[j * c->f * c->sp + i * c->sp + k] - mean[i]), 2);
+        var[i] *= (float)(1. / (c->b * c->sp - 1));
+    }
+}
+
+static void old_deltas(const bn_ctx *c, float *md, float *vd, float *delta)
+{
+    int n = c->b * c->sp;
+    for (int i = 0; i < c->f; i++) {
+        md[i] = 0;
+        for (int j = 0; j < c->b; j++) for (int k = 0; k < c->sp; k++) md[i] += c->d[j * c->f * c->sp + i * c->sp + k];
+        md[i] *= (-1. / (sqrt(c->var[i]) + .000001f));
+        vd[i] = 0;
+        if (c->var[i] <= 0) continue;
+        for (int j = 0; j < c->b; j++)
+            for (int k = 0; k < c->sp; k++) {
+                int index = j * c->f * c->sp + i * c->sp + k;
+                vd[i] += c->d[index] * (c->x[index] - c->mean[i]);
+            }
+        double sd = sqrt(c->var[i]);
+        vd[i] *= -.5 / ((sd + .000001f) * (sd + .000001f) * sd);
+    }
+    memcpy(delta, c->d, (size_t)n * c->f * sizeof(float));
+    for (int j = 0; j < c->b; j++)
+        for (int f = 0; f < c->f; f++)
+            for (int k = 0; k < c->sp; k++) {
+                int index = j * c->f * c->sp + f * c->sp + k;
+                delta[index] = delta[index] * 1. / (sqrt(c->var[f]) + .000001f) +
+                               (n > 1 ? c->vd[f] * 2. * (c->x[index] - c->mean[f]) / (n - 1) : 0) + c->md[f] / n;
+            }
+}
+
 START_TEST(batchnorm_equal_serial)
 {
     uint64_t rng = 13;
@@ -232,8 +277,31 @@ START_TEST(batchnorm_equal_serial)
         v /= (double)c.b * c.sp - 1;
         ck_assert_msg(fabs(c.mean[f] - m) <= 1e-4 && fabs(c.var[f] - v) <= 1e-4 * v, "filter %d: mean %g (%g), variance %g (%g)", f, c.mean[f], m, c.var[f], v);
     }
+    float *om = malloc(c.f * sizeof(float)), *ov = malloc(c.f * sizeof(float));
+    old_mean_var(&c, om, ov);
+    assert_close("mean_cpu against darknet's loop before patch 0058", c.mean, om, c.f, 1e-5);
+    assert_close("variance_cpu against darknet's loop before patch 0058", c.var, ov, c.f, 1e-5);
     c.md = same_on_threads("mean_delta_cpu", op_mean_delta, &c, c.f);
     c.vd = same_on_threads("variance_delta_cpu", op_variance_delta, &c, c.f);
+    float *od = malloc(n * sizeof(float));
+    old_deltas(&c, om, ov, od);
+    assert_close("mean_delta_cpu against darknet's loop before patch 0058", c.md, om, c.f, 1e-4);
+    assert_close("variance_delta_cpu against darknet's loop before patch 0058", c.vd, ov, c.f, 1e-4);
+    float *nd = same_on_threads("normalize_delta_cpu", op_normalize_delta, &c, n);
+    assert_close("normalize_delta_cpu against darknet's loop before patch 0058", nd, od, n, 1e-6);
+    float *nx = malloc(n * sizeof(float));
+    memcpy(nx, c.x, n * sizeof(float));
+    memcpy(od, c.x, n * sizeof(float));
+    normalize_cpu(nx, c.mean, c.var, c.b, c.f, c.sp);
+    for (int b = 0; b < c.b; b++)
+        for (int f = 0; f < c.f; f++)
+            for (int i = 0; i < c.sp; i++) {
+                int index = b * c.f * c.sp + f * c.sp + i;
+                od[index] = (od[index] - c.mean[f]) / (sqrt(c.var[f]) + .000001f);
+            }
+    assert_close("normalize_cpu against darknet's loop before patch 0058", nx, od, n, 1e-6);
+    free(nx);
+    free(om); free(ov); free(od); free(nd);
     free(same_on_threads("backward_scale_cpu", op_backward_scale, &c, c.f));
     float *bb = same_on_threads("backward_bias", op_backward_bias, &c, c.f);
     for (int f = 0; f < c.f; f++) {
@@ -243,7 +311,6 @@ START_TEST(batchnorm_equal_serial)
     }
     free(bb);
     free(same_on_threads("normalize_cpu, scale_bias, add_bias", op_normalize, &c, n));
-    free(same_on_threads("normalize_delta_cpu", op_normalize_delta, &c, n));
     free(c.x); free(c.d); free(c.scales); free(c.mean); free(c.var); free(c.md); free(c.vd);
 }
 END_TEST
