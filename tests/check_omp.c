@@ -150,6 +150,68 @@ START_TEST(im2col_col2im_equal_serial)
 }
 END_TEST
 
+// im2col_cpu_batch / col2im_cpu_batch (patch 0057): nb images in one call, image b's columns at
+// b*out_h*out_w of each row, equal bit for bit to one im2col_cpu / col2im_cpu call an image
+typedef struct { conv_ctx g; int nb; float *ims, *cols; } batch_ctx;
+
+static void op_im2col_batch(void *ctx, float *out)
+{
+    batch_ctx *x = ctx;
+    const conv_ctx *g = &x->g;
+    size_t n = (size_t)g->c * g->k * g->k * g->oh * g->ow * x->nb;
+    for (size_t i = 0; i < n; i++) out[i] = 7;   // every column is written, zeros included
+    im2col_cpu_batch(x->ims, x->nb, (size_t)g->c * g->h * g->w, g->c, g->h, g->w, g->k, g->s, g->p, out,
+                     x->nb * g->oh * g->ow);
+}
+
+static void op_col2im_batch(void *ctx, float *out)
+{
+    batch_ctx *x = ctx;
+    const conv_ctx *g = &x->g;
+    col2im_cpu_batch(x->cols, x->nb, g->c, g->h, g->w, g->k, g->s, g->p, out, (size_t)g->c * g->h * g->w,
+                     x->nb * g->oh * g->ow);
+}
+
+START_TEST(im2col_col2im_batch_equal_one_image_at_a_time)
+{
+    // 3x3 pad 1 on 9x7 and on 4x4, 3x3/2 pad 1, 7x7/4 pad 3 (columns that never reach the image)
+    static const int g[][6] = {{16, 9, 7, 3, 1, 1}, {64, 4, 4, 3, 1, 1}, {40, 9, 8, 3, 2, 1}, {96, 5, 2, 7, 4, 3}};
+    uint64_t rng = 13;
+    for (unsigned i = 0; i < sizeof g / sizeof g[0]; i++) {
+        batch_ctx x;
+        conv_geometry(&x.g, g[i][0], g[i][1], g[i][2], g[i][3], g[i][4], g[i][5]);
+        x.nb = 5;
+        int sp = x.g.oh * x.g.ow, rows = x.g.c * x.g.k * x.g.k;
+        size_t nim = (size_t)x.g.c * x.g.h * x.g.w, ncol = (size_t)rows * sp * x.nb;
+        ck_assert_msg(ncol >= 32768, "case %u is below the threaded size", i);
+        x.ims = randv(nim * x.nb, &rng, -1, 1);
+        x.cols = randv(ncol, &rng, -1, 1);
+        char name[64];
+        snprintf(name, sizeof name, "im2col batch case %u", i);
+        float *col = same_on_threads(name, op_im2col_batch, &x, ncol);
+        snprintf(name, sizeof name, "col2im batch case %u", i);
+        float *ims = same_on_threads(name, op_col2im_batch, &x, nim * x.nb);
+        float *one = malloc((size_t)rows * sp * sizeof(float)), *cimg = malloc((size_t)rows * sp * sizeof(float));
+        float *im = calloc(nim, sizeof(float));
+        for (int b = 0; b < x.nb; b++) {
+            im2col_cpu(x.ims + b * nim, x.g.c, x.g.h, x.g.w, x.g.k, x.g.s, x.g.p, one);
+            for (int r = 0; r < rows; r++) {
+                long d = first_diff(col + (size_t)r * sp * x.nb + b * sp, one + (size_t)r * sp, sp);
+                ck_assert_msg(d < 0, "im2col batch case %u: image %d row %d column %ld: %g, one image %g", i, b, r, d,
+                              col[(size_t)r * sp * x.nb + b * sp + (d < 0 ? 0 : d)], one[(size_t)r * sp + (d < 0 ? 0 : d)]);
+                memcpy(cimg + (size_t)r * sp, x.cols + (size_t)r * sp * x.nb + b * sp, sp * sizeof(float));
+            }
+            memset(im, 0, nim * sizeof(float));
+            col2im_cpu(cimg, x.g.c, x.g.h, x.g.w, x.g.k, x.g.s, x.g.p, im);
+            long d = first_diff(ims + b * nim, im, nim);
+            ck_assert_msg(d < 0, "col2im batch case %u: image %d pixel %ld: %g, one image %g", i, b, d,
+                          ims[b * nim + (d < 0 ? 0 : d)], im[d < 0 ? 0 : d]);
+        }
+        free(col); free(one); free(im); free(cimg); free(ims); free(x.ims); free(x.cols);
+    }
+}
+END_TEST
+
 // the batched layout of patch 0014: (batch, rows, n) <-> (rows, batch*n)
 typedef struct { int b, rows, n; float *x, *y; } layout_ctx;
 
@@ -584,6 +646,7 @@ Suite *make_omp_suite(void)
     TCase *tc = tcase_create("core");
 #ifndef DK_FORK_AB
     tcase_add_test(tc, im2col_col2im_equal_serial);
+    tcase_add_test(tc, im2col_col2im_batch_equal_one_image_at_a_time);
     tcase_add_test(tc, batched_layout_equal_serial);
     tcase_add_test(tc, batchnorm_equal_serial);
     tcase_add_test(tc, batchnorm_layer_equal_serial);
