@@ -415,7 +415,7 @@ START_TEST(batchnorm_layer_equal_serial)
 END_TEST
 
 // ----------------------------------------------------------------------------------------------
-// activations (patch 0052)
+// activations (patches 0052, 0059)
 
 typedef struct { int n; ACTIVATION a; float *x, *d; } act_ctx;
 
@@ -435,22 +435,47 @@ static void op_gradient(void *ctx, float *out)
 
 START_TEST(activations_equal_serial)
 {
+    // every value against activate()/gradient() element by element (patch 0059 writes ReLU's and
+    // linear's loops out): long arrays (threaded) and short ones, NaN, -0 and 0 among them. Equal as
+    // floats: darknet's -Ofast (no signed zeros) may make delta*0 a +0 where the test's -O2 gives -0
+    // (threads against one thread stay bit for bit). A NaN input stays NaN through activate_array.
     static const ACTIVATION acts[] = {LINEAR, RELU, LEAKY, RAMP, LOGISTIC, TANH, ELU};
-    uint64_t rng = 15;
-    act_ctx c = {50001};
-    c.x = randv(c.n, &rng, -3, 3);
-    c.d = randv(c.n, &rng, -1, 1);
-    for (unsigned i = 0; i < sizeof acts / sizeof acts[0]; i++) {
-        c.a = acts[i];
-        char name[64];
-        snprintf(name, sizeof name, "activate_array %s", get_activation_string(c.a));
-        float *y = same_on_threads(name, op_activate, &c, c.n);
-        for (int j = 0; j < c.n; j += 997) ck_assert(y[j] == activate(c.x[j], c.a));
-        free(y);
-        snprintf(name, sizeof name, "gradient_array %s", get_activation_string(c.a));
-        free(same_on_threads(name, op_gradient, &c, c.n));
+    static const int sizes[] = {50001, 1001};
+    for (unsigned z = 0; z < 2; z++) {
+        uint64_t rng = 15;
+        act_ctx c = {sizes[z]};
+        c.x = randv(c.n, &rng, -3, 3);
+        c.d = randv(c.n, &rng, -1, 1);
+        c.x[3] = NAN; c.x[4] = -0.0f; c.x[5] = 0.0f; c.d[6] = NAN; c.d[7] = -0.0f;
+        for (unsigned i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+            c.a = acts[i];
+            char name[64];
+            snprintf(name, sizeof name, "activate_array %s (%d)", get_activation_string(c.a), c.n);
+            float *y = same_on_threads(name, op_activate, &c, c.n);
+            // ReLU and linear (patch 0059) at every element, the others (darknet's switch in -Ofast
+            // against the test's -O2 build of the same functions) at every 997th
+            int every = c.a == RELU || c.a == LINEAR ? 1 : 997;
+            for (int j = 0; j < c.n; j += every) {
+                float want = activate(c.x[j], c.a);
+                ck_assert_msg(y[j] == want || (isnan(y[j]) && isnan(want)),
+                              "%s: [%d] of %g: %g, activate() %g", name, j, c.x[j], y[j], want);
+            }
+            free(y);
+            snprintf(name, sizeof name, "gradient_array %s (%d)", get_activation_string(c.a), c.n);
+            float *g = same_on_threads(name, op_gradient, &c, c.n);
+            for (int j = 0; j < c.n && every == 1; j++) {
+                float want = c.d[j];
+                want *= gradient(c.x[j], c.a);
+                // a NaN delta where ReLU is off: darknet's gradient() kept the NaN (NaN * 0), the
+                // written-out loop under -Ofast may give 0, as PyTorch's threshold_backward does
+                int relu_masked_nan = c.a == RELU && isnan(want) && !(c.x[j] > 0) && g[j] == 0;
+                ck_assert_msg(g[j] == want || (isnan(g[j]) && isnan(want)) || relu_masked_nan,
+                              "%s: [%d] of %g, delta %g: %g, gradient() %g", name, j, c.x[j], c.d[j], g[j], want);
+            }
+            free(g);
+        }
+        free(c.x); free(c.d);
     }
-    free(c.x); free(c.d);
 }
 END_TEST
 
