@@ -177,7 +177,7 @@ if [ "$PROFILE" != 0 ] && command -v perf >/dev/null 2>&1; then
         # shellcheck disable=SC2086
         # passive: a waiting thread takes no samples, so the second thread's samples are its work
         if OMP_WAIT_POLICY=passive OPENBLAS_NUM_THREADS=2 OMP_NUM_THREADS=2 perf record -q -o "$TMP/perf-$size.data" \
-                "$BLASB/bench_train" "$pcfg" -steps 4 -warmup 0 -threads 2 $extra >/dev/null 2>&1; then
+                "$BLASB/bench_train" "$pcfg" -steps 12 -warmup 0 -threads 2 $extra >/dev/null 2>&1; then
             profout="$profout
 ### ${size}×$size, batch $batch, $mode step, 2 threads
 
@@ -502,12 +502,14 @@ if any(t in ("dk-serial", "dk-serial-exact-tv") for (_, t) in rows):
 if e.get("M_PROFILE"):
     w("## Profile of the 2-thread step (perf, bench/perf_split.py)")
     w("")
-    w("CPU samples of four steps on 2 threads (OMP_WAIT_POLICY=passive: a waiting thread takes no")
-    w("samples), split by thread; the main thread's model building is dropped. The second thread only")
+    w("CPU samples of twelve steps on 2 threads (OMP_WAIT_POLICY=passive: a waiting thread takes no")
+    w("samples; the first step's page faults are in them), split by thread; the main thread's model")
+    w("building is dropped. The second thread only")
     w("works in parallel regions, so with M and W the two threads' samples the parallel share is")
     w("p = 2W/(M+W), and Amdahl's speed-up on n cores 1/(1 - p + p/n): a projection from CPU samples,")
     w("which a busy machine does not distort the way it distorts wall time (it assumes balanced")
-    w("regions and no memory-bandwidth limit). `*._omp_fn.*` are OpenMP loops, `sgemm_*` OpenBLAS.")
+    w("regions, no memory-bandwidth limit and free synchronisation: the measured speed-up above falls")
+    w("short of it by what those cost). `*._omp_fn.*` are OpenMP loops, `sgemm_*` OpenBLAS.")
     w(e["M_PROFILE"])
 w("## Raw measurements")
 w("")
