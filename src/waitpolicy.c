@@ -65,9 +65,10 @@ wait_policy wait_default(int threads)
         s[i] = running_now();
         if (s[i] < 0) return WAIT_PASSIVE;
     }
+    // the fewest: a job that keeps a core busy is in every sample, a process starting or ending
+    // (the one before this one in a script) in a few; the count includes the sampling thread
     qsort(s, 5, sizeof s[0], cmp_int);
-    // the count includes the sampling thread itself
-    return wait_choose(threads, usable_cores(), s[2] - 1);
+    return wait_choose(threads, usable_cores(), s[0] - 1);
 }
 
 void wait_apply(int argc, char **argv, int threads)

@@ -27,7 +27,7 @@ wait_policy wait_choose(int threads, int cores, int others);
 int wait_loadavg_running(const char *text);
 
 // The policy for this process with the given thread count: WAIT_USER when the environment
-// names one, else wait_choose over the cores this process may run on and the median of five
+// names one, else wait_choose over the cores this process may run on and the fewest of five
 // samples of /proc/loadavg's running count 2 ms apart (itself taken out); passive when that
 // cannot be read.
 wait_policy wait_default(int threads);
