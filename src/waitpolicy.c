@@ -51,24 +51,20 @@ static int running_now(void)
     return wait_loadavg_running(text);
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-    return *(const int *)a - *(const int *)b;
-}
-
 wait_policy wait_default(int threads)
 {
     if (set_in_env("OMP_WAIT_POLICY") || set_in_env("GOMP_SPINCOUNT")) return WAIT_USER;
-    int s[5];
-    for (int i = 0; i < 5; i++) {
+    // the fewest of five samples: a job that keeps a core busy is in every sample, a process
+    // starting or ending (the one before this one in a script) in a few. The count includes the
+    // sampling thread, so 1 is the least there can be: no need to look again.
+    int fewest = -1;
+    for (int i = 0; i < 5 && fewest != 1; i++) {
         if (i) nanosleep(&(struct timespec){0, 2000000}, NULL);
-        s[i] = running_now();
-        if (s[i] < 0) return WAIT_PASSIVE;
+        int r = running_now();
+        if (r < 0) return WAIT_PASSIVE;
+        if (fewest < 0 || r < fewest) fewest = r;
     }
-    // the fewest: a job that keeps a core busy is in every sample, a process starting or ending
-    // (the one before this one in a script) in a few; the count includes the sampling thread
-    qsort(s, 5, sizeof s[0], cmp_int);
-    return wait_choose(threads, usable_cores(), s[0] - 1);
+    return wait_choose(threads, usable_cores(), fewest - 1);
 }
 
 void wait_apply(int argc, char **argv, int threads)

@@ -28,8 +28,8 @@ int wait_loadavg_running(const char *text);
 
 // The policy for this process with the given thread count: WAIT_USER when the environment
 // names one, else wait_choose over the cores this process may run on and the fewest of five
-// samples of /proc/loadavg's running count 2 ms apart (itself taken out); passive when that
-// cannot be read.
+// samples of /proc/loadavg's running count 2 ms apart (itself taken out; a sample of 1, this
+// process alone, ends the sampling); passive when that cannot be read.
 wait_policy wait_default(int threads);
 
 // Sets the variable of wait_default(n) and starts /proc/self/exe again with argv unchanged (once:
