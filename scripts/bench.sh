@@ -71,6 +71,12 @@ trap 'rm -rf "$TMP"' EXIT
 RES=$TMP/results.txt
 : > "$RES"
 
+# resnet_cfg SIZE BATCH OUT: $CFG at SIZE x SIZE, batch BATCH, one subdivision, learning rate $LR
+resnet_cfg() {
+    sed -e "s/^width=.*/width=$1/" -e "s/^height=.*/height=$1/" -e "s/^batch=.*/batch=$2/" \
+        -e "s/^subdivisions=.*/subdivisions=1/" -e "s/^learning_rate=.*/learning_rate=$LR/" $CFG > "$3"
+}
+
 # ---- the machine ---------------------------------------------------------------------------
 cores=$(nproc)
 cpumodel=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -87,8 +93,7 @@ if [ -n "${OPENBLAS_CORETYPE:-}${OPENBLAS_L2_SIZE:-}" ]; then
         coremsg="this machine's environment sets $forced; kept (BENCH_KEEP_CORETYPE=1)"
     else
         ccfg=$TMP/coretype.cfg
-        sed -e "s/^width=.*/width=64/" -e "s/^height=.*/height=64/" -e "s/^batch=.*/batch=4/" \
-            -e "s/^subdivisions=.*/subdivisions=1/" -e "s/^learning_rate=.*/learning_rate=0/" $CFG > "$ccfg"
+        resnet_cfg 64 4 "$ccfg"
         closs() { "$@" "$BLASB/bench_train" "$ccfg" -steps 1 -warmup 0 -threads 1 -reg tv -method exact 2>/dev/null |
                   sed -n 's/.* loss=\([^ ]*\).*/\1/p'; }
         la=$(closs env)
@@ -131,9 +136,7 @@ run() {
 for c in $CONFIGS; do
     size=${c%%:*}; rest=${c#*:}; batch=${rest%%:*}; th=${rest#*:}
     cfg=$TMP/resnet18-$size-b$batch.cfg
-    sed -e "s/^width=.*/width=$size/" -e "s/^height=.*/height=$size/" \
-        -e "s/^batch=.*/batch=$batch/" -e "s/^subdivisions=.*/subdivisions=1/" \
-        -e "s/^learning_rate=.*/learning_rate=$LR/" $CFG > "$cfg"
+    resnet_cfg "$size" "$batch" "$cfg"
     export OPENBLAS_NUM_THREADS="$th" OMP_NUM_THREADS="$th"
     k="$size:$batch:$th"
     dk="-steps $STEPS -warmup $WARMUP -threads $th"
@@ -170,8 +173,7 @@ if [ "$PROFILE" != 0 ] && command -v perf >/dev/null 2>&1; then
     for pc in "64:16:plain" "224:4:tv"; do
         size=${pc%%:*}; rest=${pc#*:}; batch=${rest%%:*}; mode=${rest#*:}
         pcfg=$TMP/profile-$size.cfg
-        sed -e "s/^width=.*/width=$size/" -e "s/^height=.*/height=$size/" -e "s/^batch=.*/batch=$batch/" \
-            -e "s/^subdivisions=.*/subdivisions=1/" -e "s/^learning_rate=.*/learning_rate=$LR/" $CFG > "$pcfg"
+        resnet_cfg "$size" "$batch" "$pcfg"
         extra=""; [ "$mode" = plain ] || extra="-reg $mode -method exact -lambda $LAMBDA"
         echo "bench: perf profile, ${size}x$size batch $batch, $mode, 2 threads"
         # shellcheck disable=SC2086
@@ -363,7 +365,7 @@ w("measurement is a separate process; one configuration's rows run back to back.
 w("darknet's own gemm loops (built `BLAS=0 OPENMP=1`, so its `omp parallel for` gets the same thread")
 w("count); *BLAS* is patch 0011's `cblas_sgemm` (`BLAS=1`) with Debian's OpenMP OpenBLAS and darknet's")
 w("own loops (im2col/col2im, batch norm, activations, pooling, shortcut, the update) and the engine's")
-w("passes threaded by OpenMP (`OPENMP=1`, patches 0050-0057; issue 14).")
+w("passes threaded by OpenMP (`OPENMP=1`, patches 0050-0059; issue 14).")
 waits = sorted(set(r.get("wait", "?") for r in rows.values() if isinstance(r, dict) and r.get("system") == "darknet"))
 if e["M_WAIT"]:
     w("OpenMP's wait policy: %s." % e["M_WAIT"])
