@@ -18,7 +18,9 @@
 #                  (default "64:32:1 64:32:2 224:8:1 224:8:2")
 #   BENCH_OUT      the report (default bench/results.md)
 #   BENCH_SERIAL=0 skip the OPENMP=0 build ($BUILD-serial) of the 1-thread rows (no regression at 1 thread)
-#   BENCH_PROFILE=0 skip the perf profile of the 2-thread 224x224 step (when perf is installed)
+#   BENCH_PROFILE=0 skip the perf profile of the 2-thread steps (when perf is installed)
+#   BENCH_KEEP_CORETYPE=1 keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE of the environment (default: unset
+#                  for every command once one regularized step gives the same loss either way)
 # The OpenBLAS build is the default one (OPENMP=1, Debian's OpenMP OpenBLAS: docs/build.md, Threads).
 set -eu
 cd "$(dirname "$0")/.."
